@@ -1,0 +1,58 @@
+"""Native Hamming-distance kernels of photomatch (built from rust/ by maturin).
+
+A hash of ``64 * W`` bits is stored as one row of ``W`` ``uint64`` words, so a
+set of hashes is a C-contiguous ``uint64`` array of shape ``(rows, W)``.
+"""
+
+import numpy as np
+import numpy.typing as npt
+
+def hamming_topk(
+    queries: npt.NDArray[np.uint64],
+    album: npt.NDArray[np.uint64],
+    k: int,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint32]]:
+    """For each query hash, the ``k`` album hashes nearest in Hamming distance.
+
+    Args:
+        queries: ``uint64`` array of shape ``(Q, W)``, C-contiguous.
+        album: ``uint64`` array of shape ``(N, W)``, C-contiguous, same ``W``.
+        k: number of neighbours wanted, at least 1; ``k > N`` means all rows.
+
+    Returns:
+        ``(indices, distances)``: ``int64`` album row indices and ``uint32``
+        distances, both of shape ``(Q, min(k, N))``. Each row is sorted by
+        ``(distance, album row index)``, so ties come out in album order and
+        the result does not depend on the number of threads. An empty album
+        (``N == 0``) gives arrays of shape ``(Q, 0)``.
+
+    Raises:
+        ValueError: an input is not a 2-D C-contiguous native ``uint64``
+            ndarray, has no words per row, the two ``W`` differ, or ``k < 1``.
+
+    The GIL is released while the kernel runs; it uses the rayon thread pool
+    (size: ``RAYON_NUM_THREADS``, default one thread per CPU).
+    """
+
+def hamming_distances(
+    queries: npt.NDArray[np.uint64],
+    album: npt.NDArray[np.uint64],
+) -> npt.NDArray[np.uint32]:
+    """All Hamming distances between ``queries`` and ``album``.
+
+    Args:
+        queries: ``uint64`` array of shape ``(Q, W)``, C-contiguous.
+        album: ``uint64`` array of shape ``(N, W)``, C-contiguous, same ``W``.
+
+    Returns:
+        ``uint32`` array of shape ``(Q, N)``; entry ``[i, j]`` is the number of
+        bits that differ between ``queries[i]`` and ``album[j]``.
+
+    Raises:
+        ValueError: as for :func:`hamming_topk`.
+
+    The GIL is released while the kernel runs.
+    """
+
+def rayon_threads() -> int:
+    """Number of threads in the rayon pool that the kernels run on."""

@@ -1,0 +1,22 @@
+//! photomatch's native core: Hamming top-k search over packed bit hashes.
+//!
+//! The kernels in [`hamming`] are plain Rust (tested with `cargo test`); the
+//! Python bindings live in `py` and are only built with the `python` feature,
+//! which maturin enables.
+
+mod hamming;
+
+pub use hamming::{hamming_distances, hamming_topk, KernelError, MAX_WORDS};
+
+#[cfg(feature = "python")]
+mod py;
+
+#[cfg(feature = "python")]
+use pyo3::prelude::*;
+
+/// The extension module `photomatch._core`.
+#[cfg(feature = "python")]
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    py::register(m)
+}

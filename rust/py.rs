@@ -1,0 +1,181 @@
+//! Python bindings (the only module that touches pyo3 / numpy).
+//!
+//! Inputs are taken as plain objects and checked here, rather than declared
+//! as `PyReadonlyArray2<u64>` parameters, so that every kind of bad input
+//! (not an array, wrong dtype, wrong number of dimensions, strided) raises a
+//! `ValueError` naming the argument; pyo3's own extraction would raise a
+//! `TypeError` with a generic message for some of them. Valid inputs are then
+//! read in place (no copy) and the GIL is released while the kernel runs.
+
+use numpy::ndarray::Array2;
+use numpy::prelude::*;
+use numpy::{dtype, PyArray2, PyReadonlyArray2, PyUntypedArray};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+
+use crate::hamming::{self, KernelError};
+
+impl From<KernelError> for PyErr {
+    fn from(err: KernelError) -> PyErr {
+        PyValueError::new_err(err.to_string())
+    }
+}
+
+/// A validated `(rows, words)` C-contiguous uint64 array, borrowed read-only.
+struct Hashes<'py> {
+    array: PyReadonlyArray2<'py, u64>,
+    rows: usize,
+    words: usize,
+}
+
+impl Hashes<'_> {
+    fn as_slice(&self, name: &str) -> PyResult<&[u64]> {
+        // Cannot fail after the checks in `hashes`; kept as an error, not a panic.
+        self.array
+            .as_slice()
+            .map_err(|e| PyValueError::new_err(format!("{name}: {e}")))
+    }
+}
+
+fn value_error(msg: String) -> PyErr {
+    PyValueError::new_err(msg)
+}
+
+fn hashes<'py>(obj: &Bound<'py, PyAny>, name: &str) -> PyResult<Hashes<'py>> {
+    let py = obj.py();
+    let Ok(array) = obj.cast::<PyUntypedArray>() else {
+        return Err(value_error(format!(
+            "{name} must be a numpy.ndarray of dtype uint64 with shape (rows, words), got {}",
+            obj.get_type().name()?
+        )));
+    };
+    if array.ndim() != 2 {
+        return Err(value_error(format!(
+            "{name} must be a 2-D array of shape (rows, words), got a {}-D array of shape {:?}",
+            array.ndim(),
+            array.shape()
+        )));
+    }
+    let found = array.dtype();
+    if !found.is_equiv_to(&dtype::<u64>(py)) {
+        return Err(value_error(format!(
+            "{name} must have dtype uint64 (native byte order), got {found}"
+        )));
+    }
+    if !array.is_c_contiguous() {
+        return Err(value_error(format!(
+            "{name} must be C-contiguous; pass numpy.ascontiguousarray({name})"
+        )));
+    }
+    if !array.is_aligned() {
+        return Err(value_error(format!(
+            "{name} is not aligned to 8 bytes in memory; pass a copy ({name}.copy())"
+        )));
+    }
+    let (rows, words) = (array.shape()[0], array.shape()[1]);
+    if words == 0 {
+        return Err(value_error(format!(
+            "{name} must have at least one uint64 word per row, got shape ({rows}, 0)"
+        )));
+    }
+    let array = array
+        .cast::<PyArray2<u64>>()?
+        .try_readonly()
+        .map_err(|e| value_error(format!("{name} cannot be read: {e}")))?;
+    Ok(Hashes { array, rows, words })
+}
+
+/// Checks both inputs and that their rows are packed alike.
+fn pair<'py>(
+    queries: &Bound<'py, PyAny>,
+    album: &Bound<'py, PyAny>,
+) -> PyResult<(Hashes<'py>, Hashes<'py>)> {
+    let (q, a) = (hashes(queries, "queries")?, hashes(album, "album")?);
+    if q.words != a.words {
+        return Err(value_error(format!(
+            "queries has {} uint64 words per row but album has {}; both must hold hashes of the same size",
+            q.words, a.words
+        )));
+    }
+    Ok((q, a))
+}
+
+/// `(indices, distances)` as returned to Python.
+type TopkArrays<'py> = (Bound<'py, PyArray2<i64>>, Bound<'py, PyArray2<u32>>);
+
+/// For each query hash, the k album hashes nearest in Hamming distance.
+///
+/// queries: uint64 array of shape (Q, W), C-contiguous.
+/// album: uint64 array of shape (N, W), C-contiguous.
+/// k: number of neighbours wanted, at least 1.
+///
+/// Returns (indices, distances): int64 and uint32 arrays of shape
+/// (Q, min(k, N)). Each row is sorted by (distance, album row index), so
+/// ties come out in album order and the result does not depend on the
+/// number of threads. An empty album gives arrays of shape (Q, 0).
+/// Raises ValueError for any invalid input. Releases the GIL while it runs.
+#[pyfunction]
+#[pyo3(signature = (queries, album, k))]
+fn hamming_topk<'py>(
+    py: Python<'py>,
+    queries: &Bound<'py, PyAny>,
+    album: &Bound<'py, PyAny>,
+    k: i64,
+) -> PyResult<TopkArrays<'py>> {
+    let (q, a) = pair(queries, album)?;
+    if k < 1 {
+        return Err(value_error(format!("k must be at least 1, got {k}")));
+    }
+    // k beyond the album size means "all rows"; saturate rather than fail on
+    // 32-bit platforms.
+    let k = usize::try_from(k).unwrap_or(usize::MAX);
+    let (qs, al) = (q.as_slice("queries")?, a.as_slice("album")?);
+    let w = q.words;
+    let (indices, distances) = py.detach(|| hamming::hamming_topk(qs, al, w, k))?;
+    let shape = (q.rows, k.min(a.rows));
+    Ok((into_2d(py, shape, indices)?, into_2d(py, shape, distances)?))
+}
+
+/// All Hamming distances between queries and album.
+///
+/// queries: uint64 array of shape (Q, W); album: uint64 array of shape
+/// (N, W); both C-contiguous. Returns a uint32 array of shape (Q, N).
+/// Raises ValueError for any invalid input. Releases the GIL while it runs.
+#[pyfunction]
+#[pyo3(signature = (queries, album))]
+fn hamming_distances<'py>(
+    py: Python<'py>,
+    queries: &Bound<'py, PyAny>,
+    album: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyArray2<u32>>> {
+    let (q, a) = pair(queries, album)?;
+    let (qs, al) = (q.as_slice("queries")?, a.as_slice("album")?);
+    let w = q.words;
+    let distances = py.detach(|| hamming::hamming_distances(qs, al, w))?;
+    into_2d(py, (q.rows, a.rows), distances)
+}
+
+/// Number of threads in the rayon pool the kernels run on (set it with the
+/// RAYON_NUM_THREADS environment variable before the first call).
+#[pyfunction]
+fn rayon_threads() -> usize {
+    rayon::current_num_threads()
+}
+
+/// Hands a kernel's Vec to numpy as a 2-D array without copying it.
+fn into_2d<'py, T: numpy::Element>(
+    py: Python<'py>,
+    shape: (usize, usize),
+    data: Vec<T>,
+) -> PyResult<Bound<'py, PyArray2<T>>> {
+    let array = Array2::from_shape_vec(shape, data)
+        .map_err(|e| value_error(format!("internal error: kernel output shape: {e}")))?;
+    Ok(array.into_pyarray(py))
+}
+
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(hamming_topk, m)?)?;
+    m.add_function(wrap_pyfunction!(hamming_distances, m)?)?;
+    m.add_function(wrap_pyfunction!(rayon_threads, m)?)?;
+    Ok(())
+}
