@@ -1,0 +1,309 @@
+"""The ``photomatch`` command line.
+
+Exit codes: 0 done, every thumbnail matched; 1 error; 2 usage error (bad
+arguments, missing or empty folders); 3 done, but some thumbnails need review
+(ambiguous, unmatched or unreadable).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import click
+
+from . import api, demo
+from . import export as export_mod
+from .errors import PhotomatchError, UsageError
+from .index import IndexReport
+from .matching import Policy
+from .results import AMBIGUOUS, MATCHED, UNMATCHED, MatchRun, read_json, results_paths
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_REVIEW = 0, 1, 2, 3
+_SHOWN_SKIPS = 8
+
+index_option = click.option(
+    "--index",
+    "index_path",
+    type=click.Path(dir_okay=False),
+    help="Index file (default: one per album in the user cache folder).",
+)
+rebuild_option = click.option(
+    "--rebuild", is_flag=True, help="Discard the index and decode everything again."
+)
+jobs_option = click.option(
+    "--jobs", "-j", type=click.IntRange(min=1), help="Decoding threads (default: all cores)."
+)
+json_option = click.option(
+    "--json", "as_json", is_flag=True, help="Print a JSON summary on stdout instead of text."
+)
+quiet_option = click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--debug", is_flag=True, help="Show tracebacks on errors.")
+@click.version_option(package_name="photomatch")
+def cli(debug: bool) -> None:
+    """Find the original photos behind low-quality thumbnails in a large local album.
+
+    The album is only ever read: photomatch never writes, moves or deletes a file in it.
+    """
+
+
+@cli.command("index")
+@click.argument("album", type=click.Path(file_okay=False))
+@index_option
+@rebuild_option
+@jobs_option
+@json_option
+@quiet_option
+def index_cmd(
+    album: str, index_path: str | None, rebuild: bool, jobs: int | None, as_json: bool, quiet: bool
+) -> None:
+    """Build or refresh the index of ALBUM (only new or changed files are decoded)."""
+    report = api.index_album(album, index_path, rebuild=rebuild, progress=not quiet, jobs=jobs)
+    if as_json:
+        _print_json(_index_dict(report))
+    else:
+        click.echo(_index_line(report))
+        _echo_skips("unreadable album files", report.errors)
+
+
+@cli.command("match")
+@click.argument("album", type=click.Path(file_okay=False))
+@click.argument("thumbs", nargs=-1, required=True, type=click.Path(file_okay=False))
+@click.option(
+    "--out",
+    "-o",
+    default="photomatch-results",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Folder for matches.csv and matches.json.",
+)
+@index_option
+@rebuild_option
+@jobs_option
+@json_option
+@quiet_option
+def match_cmd(
+    album: str,
+    thumbs: tuple[str, ...],
+    out: str,
+    index_path: str | None,
+    rebuild: bool,
+    jobs: int | None,
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    """Match the thumbnails in each THUMBS folder (one set per folder) against ALBUM."""
+    run, report = api.match_album(
+        album, thumbs, out, index_path, Policy(), rebuild=rebuild, progress=not quiet, jobs=jobs
+    )
+    if as_json:
+        _print_json(
+            {
+                "index": _index_dict(report),
+                "out": os.path.abspath(out),
+                "summary": run.count_by_set(),
+                "skipped_queries": len(run.skipped_queries),
+                "needs_review": run.needs_review(),
+            }
+        )
+    else:
+        _print_match_summary(run, report, out)
+    sys.exit(EXIT_REVIEW if run.needs_review() else EXIT_OK)
+
+
+@cli.command("export")
+@click.argument("results_dir", metavar="DIR", type=click.Path(file_okay=False))
+@click.option(
+    "--to",
+    "dest",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Destination folder; each set goes to DEST/<set>/.",
+)
+@click.option("--mode", type=click.Choice(export_mod.MODES), default="copy", show_default=True)
+@click.option("--dry-run", is_flag=True, help="Show what would be exported; write nothing.")
+@json_option
+@quiet_option
+def export_cmd(
+    results_dir: str, dest: str, mode: str, dry_run: bool, as_json: bool, quiet: bool
+) -> None:
+    """Copy the matched originals of each set in DIR (written by match) into DEST/<set>/."""
+    run = _read_results(results_dir)
+    items = export_mod.export_originals(run, dest, mode=mode, dry_run=dry_run, progress=not quiet)
+    counts: dict[str, int] = {}
+    for it in items:
+        counts[it.status] = counts.get(it.status, 0) + 1
+    if as_json:
+        _print_json(
+            {
+                "dest": os.path.abspath(dest),
+                "dry_run": dry_run,
+                "counts": counts,
+                "files": [it.__dict__ for it in items],
+            }
+        )
+        return
+    if dry_run:
+        for it in items:
+            click.echo(f"{it.status:8} {it.source} -> {it.destination}")
+    done = ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "nothing to export"
+    click.echo(f"{'would export' if dry_run else 'exported'} to {os.path.abspath(dest)}: {done}")
+    if not dry_run and items:
+        click.echo(f"manifest: {os.path.join(os.path.abspath(dest), export_mod.MANIFEST_NAME)}")
+
+
+@cli.command("demo")
+@click.argument(
+    "folder", metavar="[DIR]", default="photomatch-demo", type=click.Path(file_okay=False)
+)
+@quiet_option
+def demo_cmd(folder: str, quiet: bool) -> None:
+    """Build a small sample album and thumbnails in DIR, then match and export them."""
+    if os.path.exists(folder) and os.listdir(folder):
+        raise UsageError(f"demo folder is not empty: {folder} (give a new or empty DIR)")
+    layout = demo.build_sample(folder)
+    out = os.path.join(folder, "results")
+    run, report = api.match_album(
+        layout.album,
+        layout.thumb_sets,
+        out,
+        index_path=os.path.join(folder, "index.sqlite"),
+        progress=not quiet,
+    )
+    _print_match_summary(run, report, out)
+    items = export_mod.export_originals(run, os.path.join(folder, "export"), progress=not quiet)
+    click.echo(
+        f"exported {len(items)} originals to {os.path.abspath(os.path.join(folder, 'export'))}"
+    )
+    click.echo(
+        "\nLook at:\n"
+        f"  the album       {os.path.abspath(layout.album)}\n"
+        f"  the thumbnails  {', '.join(os.path.abspath(s) for s in layout.thumb_sets)}\n"
+        f"  the answers     {os.path.abspath(results_paths(out)[0])}\n"
+        "Then try your own: photomatch match ALBUM THUMBS... --out DIR"
+    )
+
+
+def _read_results(results_dir: str) -> MatchRun:
+    path = results_paths(results_dir)[1]
+    if not os.path.isfile(path):
+        raise UsageError(f"no matches.json in {results_dir}; run 'photomatch match' first")
+    try:
+        return read_json(path)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise PhotomatchError(f"cannot read {path}: {exc}") from None
+
+
+def _index_dict(report: IndexReport) -> dict:
+    return {
+        "album": report.album,
+        "index": report.index_path,
+        "images": report.images,
+        "decoded": report.decoded,
+        "unchanged": report.unchanged,
+        "removed": report.removed,
+        "ignored": report.ignored,
+        "rebuilt": report.rebuilt,
+        "unreadable": [{"path": p, "reason": r} for p, r in report.errors],
+    }
+
+
+def _index_line(report: IndexReport) -> str:
+    return (
+        f"album {report.album}: {report.images} images, {len(report.errors)} unreadable, "
+        f"{report.ignored} other files ignored\n"
+        f"index {report.index_path}: {report.decoded} decoded, {report.unchanged} unchanged, "
+        f"{report.removed} removed" + (" (rebuilt)" if report.rebuilt else "")
+    )
+
+
+def _print_match_summary(run: MatchRun, report: IndexReport, out: str) -> None:
+    click.echo(_index_line(report))
+    table = run.count_by_set()
+    unreadable: dict[str, int] = {}
+    for s in run.skipped_queries:
+        for info in run.sets:
+            if s.path.startswith(info.folder + os.sep):
+                unreadable[info.name] = unreadable.get(info.name, 0) + 1
+                break
+    width = max([len(n) for n in table] + [5])
+    click.echo(
+        f"\n{'set':<{width}}  {MATCHED:>8} {AMBIGUOUS:>10} {UNMATCHED:>10} {'unreadable':>11}"
+    )
+    totals = [0, 0, 0, 0]
+    for name, row in table.items():
+        cells = [row[MATCHED], row[AMBIGUOUS], row[UNMATCHED], unreadable.get(name, 0)]
+        totals = [t + c for t, c in zip(totals, cells, strict=True)]
+        click.echo(f"{name:<{width}}  {cells[0]:>8} {cells[1]:>10} {cells[2]:>10} {cells[3]:>11}")
+    if len(table) > 1:
+        click.echo(
+            f"{'total':<{width}}  {totals[0]:>8} {totals[1]:>10} {totals[2]:>10} {totals[3]:>11}"
+        )
+    _echo_skips("unreadable thumbnails", [(s.path, s.reason) for s in run.skipped_queries])
+    _echo_skips("unreadable album files", [(s.path, s.reason) for s in run.skipped_album])
+    csv_path, json_path = results_paths(out)
+    click.echo(f"\nwrote {csv_path} and {json_path}")
+    review = totals[1] + totals[2] + totals[3]
+    if review:
+        click.echo(f"{review} thumbnail(s) need review (ambiguous, unmatched or unreadable)")
+
+
+def _echo_skips(title: str, skips: list[tuple[str, str]]) -> None:
+    if not skips:
+        return
+    click.echo(f"\n{title} ({len(skips)}):")
+    for path, reason in skips[:_SHOWN_SKIPS]:
+        click.echo(f"  {path}: {reason}")
+    if len(skips) > _SHOWN_SKIPS:
+        click.echo(f"  ... and {len(skips) - _SHOWN_SKIPS} more (see the JSON output)")
+
+
+def _print_json(data: dict) -> None:
+    click.echo(json.dumps(data, indent=1, ensure_ascii=True))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the CLI, turn errors into one clear line and an exit code."""
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args
+    try:
+        cli.main(args=args, prog_name="photomatch", standalone_mode=False)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    except click.exceptions.Abort:
+        click.echo("photomatch: interrupted", err=True)
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except UsageError as exc:
+        if debug:
+            raise
+        click.echo(f"photomatch: error: {exc}", err=True)
+        return EXIT_USAGE
+    except PhotomatchError as exc:
+        if debug:
+            raise
+        click.echo(f"photomatch: error: {exc}", err=True)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        click.echo("photomatch: interrupted", err=True)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - one clear line instead of a traceback
+        if debug:
+            raise
+        click.echo(
+            f"photomatch: unexpected error: {type(exc).__name__}: {exc} "
+            "(rerun with --debug for details)",
+            err=True,
+        )
+        return EXIT_ERROR
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

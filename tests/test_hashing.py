@@ -1,0 +1,114 @@
+"""Hashing: bit order, views, orientation, and robustness on real photographs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import pyvips
+
+from photomatch import DecodeError, hashing
+from photomatch.demo import sample_image
+
+
+def distance(a: np.ndarray, b: np.ndarray) -> int:
+    return int(np.bitwise_count(a ^ b).sum())
+
+
+def test_bit_order_on_a_ramp():
+    # Brightness grows left to right: every horizontal gradient bit is 1, no vertical one.
+    ramp = np.tile(np.arange(0, 256, 2, dtype=np.uint8), (96, 1))
+    words = hashing.dhash_words(ramp)
+    assert words.dtype == np.uint64 and words.shape == (hashing.WORDS,)
+    assert int(words[0]) == 2**64 - 1
+    assert int(words[1]) == 0
+
+
+def test_msb_is_first_row_first_column():
+    grid = np.zeros((90, 90), dtype=np.uint8)
+    grid[:10, 10:20] = 255  # only cell (row 0, col 1) is brighter than its left neighbour
+    words = hashing.dhash_words(grid)
+    assert int(words[0]) == 1 << 63
+
+
+def test_album_views_and_query_view():
+    grey = np.zeros((100, 150), dtype=np.uint8)
+    assert len(hashing.crop_views(grey, album=True)) == 4
+    assert [v.shape for v in hashing.crop_views(grey, album=True)[1:]] == [(100, 100)] * 3
+    assert len(hashing.crop_views(grey, album=False)) == 1
+    assert len(hashing.crop_views(np.zeros((64, 64), np.uint8), album=True)) == 1
+
+
+@pytest.fixture()
+def photo_files(tmp_path):
+    def save(image: pyvips.Image, name: str, **kw) -> str:
+        path = str(tmp_path / name)
+        image.write_to_file(path, **kw)
+        return path
+
+    return save
+
+
+def test_recompressed_thumbnail_is_close_and_other_photos_far(photo_files):
+    original = photo_files(sample_image("coffee").resize(2), "orig.jpg", Q=92)
+    thumb = photo_files(sample_image("coffee").thumbnail_image(180), "thumb.jpg", Q=30)
+    other = photo_files(sample_image("chelsea"), "other.jpg", Q=92)
+    h_orig, h_thumb, h_other = (hashing.hash_file(p) for p in (original, thumb, other))
+    assert distance(h_orig.rows[0], h_thumb.rows[0]) <= 10
+    assert distance(h_other.rows[0], h_thumb.rows[0]) >= 30
+
+
+def test_exif_orientation_is_applied(photo_files):
+    upright = sample_image("rocket")
+    sideways = upright.rot270().copy()
+    sideways.set_type(pyvips.GValue.gint_type, "orientation", 6)
+    stored = photo_files(sideways, "sideways.jpg", Q=92)
+    plain = photo_files(upright, "upright.jpg", Q=92)
+    h_stored, h_plain = hashing.hash_file(stored), hashing.hash_file(plain)
+    assert (h_stored.width, h_stored.height) == (h_plain.width, h_plain.height)
+    assert distance(h_stored.rows[0], h_plain.rows[0]) <= 4
+
+
+def test_square_crop_finds_the_centre_view(photo_files):
+    original = photo_files(sample_image("rocket"), "rocket.jpg", Q=92)
+    square = photo_files(
+        sample_image("rocket").thumbnail_image(160, height=160, crop="centre"), "square.jpg", Q=30
+    )
+    album = hashing.hash_file(original, album=True)
+    query = hashing.hash_file(square, album=False)
+    by_view = [distance(row, query.rows[0]) for row in album.rows]
+    assert by_view[hashing.VIEW_NAMES.index("centre")] == min(by_view)
+    assert by_view[hashing.VIEW_NAMES.index("centre")] <= 12
+    assert by_view[0] > by_view[1]
+
+
+def test_grey_16bit_and_alpha_images_hash_like_the_plain_photo(photo_files):
+    photo = sample_image("chelsea")
+    plain = hashing.hash_file(photo_files(photo, "plain.png"))
+    sixteen = hashing.hash_file(
+        photo_files((photo.cast("ushort") * 257).copy(interpretation="rgb16"), "deep.png")
+    )
+    alpha = hashing.hash_file(photo_files(photo.bandjoin(255), "alpha.png"))
+    assert distance(plain.rows, sixteen.rows) <= 4
+    assert distance(plain.rows, alpha.rows) <= 4
+
+
+def test_truncated_and_non_image_files_raise_decode_error(photo_files, tmp_path):
+    good = photo_files(sample_image("coins"), "good.jpg", Q=90)
+    data = open(good, "rb").read()
+    (tmp_path / "cut.jpg").write_bytes(data[: len(data) // 3])
+    (tmp_path / "text.jpg").write_bytes(b"hello, not a photo")
+    with pytest.raises(DecodeError) as cut:
+        hashing.hash_file(str(tmp_path / "cut.jpg"))
+    assert "premature end" in cut.value.reason.lower() or "truncat" in cut.value.reason.lower()
+    with pytest.raises(DecodeError) as text:
+        hashing.hash_file(str(tmp_path / "text.jpg"))
+    assert text.value.path.endswith("text.jpg") and text.value.reason
+
+
+def test_image_names_are_case_insensitive():
+    assert hashing.is_image_name("IMG_0001.JPG")
+    assert hashing.is_image_name("a.HeIc")
+    assert not hashing.is_image_name(".DS_Store")
+    assert not hashing.is_image_name("Thumbs.db")
+    assert not hashing.is_image_name("IMG_0001.xmp")
+    assert not hashing.is_image_name(".jpg")

@@ -1,0 +1,110 @@
+"""Matching on the sample album: right originals, honest ambiguity, no false match."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from photomatch import Policy, match_album
+from photomatch.index import AlbumArrays
+from photomatch.matching import QueryImage, match, name_sets
+
+from albumcheck import fingerprint
+
+
+@pytest.fixture()
+def outcome(sample, tmp_path):
+    run, _ = match_album(
+        sample.album,
+        sample.thumb_sets,
+        str(tmp_path / "out"),
+        index_path=str(tmp_path / "i.sqlite"),
+        progress=False,
+    )
+    by_query = {r.query: r for r in run.results}
+    return sample, run, {t.kind: (t, by_query[t.path]) for t in sample.thumbs}
+
+
+def test_every_thumbnail_gets_a_result(outcome):
+    sample, run, _ = outcome
+    assert sorted(r.query for r in run.results) == sorted(t.path for t in sample.thumbs)
+    assert [s.name for s in run.sets] == ["prints", "cover"]
+
+
+def test_no_wrong_match(outcome):
+    _, _, by_kind = outcome
+    for kind, (thumb, result) in by_kind.items():
+        if result.status == "matched":
+            assert result.match in thumb.expected, kind
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "downscaled q30",
+        "EXIF-rotated original",
+        "centre square",
+        "downscaled q50",
+        "PNG original, square thumbnail",
+    ],
+)
+def test_clear_cases_are_matched(outcome, kind):
+    _, _, by_kind = outcome
+    thumb, result = by_kind[kind]
+    assert result.status == "matched"
+    assert result.match == thumb.expected[0]
+    assert result.candidates[0].path == result.match
+
+
+def test_absent_original_is_unmatched(outcome):
+    _, _, by_kind = outcome
+    _, result = by_kind["original not in the album"]
+    assert result.status == "unmatched" and result.match is None
+
+
+def test_burst_and_edited_copy_are_right_or_ambiguous_with_the_truth_listed(outcome):
+    _, _, by_kind = outcome
+    for kind in ("burst frame, centre square", "photo with an edited copy"):
+        thumb, result = by_kind[kind]
+        assert result.status in ("matched", "ambiguous"), kind
+        if result.status == "ambiguous":
+            listed = [c.path for c in result.candidates]
+            assert set(thumb.expected) & set(listed), kind
+            assert len(listed) >= 2
+            assert [c.distance for c in result.candidates] == sorted(
+                c.distance for c in result.candidates
+            )
+
+
+def test_matching_leaves_the_album_untouched(sample, tmp_path):
+    before = fingerprint(sample.album)
+    match_album(sample.album, sample.thumb_sets, str(tmp_path / "out"), progress=False)
+    assert fingerprint(sample.album) == before
+
+
+def test_policy_decides_on_collapsed_files():
+    # Two files, four views each; the query equals view 2 of file 1 and is 3 bits from file 0.
+    rows = np.arange(8 * 2, dtype=np.uint64).reshape(8, 2) * np.uint64(0x0101010101010101)
+    album = AlbumArrays(
+        root="/a",
+        paths=["/a/x.jpg", "/a/y.jpg"],
+        file_ids=np.array([1, 2]),
+        hashes=np.ascontiguousarray(rows),
+        row_file=np.repeat(np.arange(2, dtype=np.int32), 4),
+        row_view=np.tile(np.arange(4, dtype=np.uint8), 2),
+    )
+    exact = QueryImage("s", "/q/1.jpg", rows[6:7].copy())
+    near = rows[6:7].copy()
+    near[0, 0] ^= np.uint64(0b111)
+    tie = QueryImage("s", "/q/2.jpg", near)
+    results = match(album, [exact, tie], Policy(match_max=40, ambiguous_margin=0))
+    assert results[0].status == "matched" and results[0].match == "/a/y.jpg"
+    assert results[0].candidates[0].view == "start" and results[0].distance == 0
+    assert results[1].distance == 3
+    strict = match(album, [tie], Policy(match_max=2))
+    assert strict[0].status == "unmatched" and strict[0].match is None
+
+
+def test_set_names_follow_folders_and_stay_unique(tmp_path):
+    names = [s.name for s in name_sets(["/x/prints", "/y/prints", "/z/cover/"])]
+    assert names == ["prints", "prints-2", "cover"]
