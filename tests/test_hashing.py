@@ -31,11 +31,27 @@ def test_msb_is_first_row_first_column():
 
 
 def test_album_views_and_query_view():
-    grey = np.zeros((100, 150), dtype=np.uint8)
-    assert len(hashing.crop_views(grey, album=True)) == 4
-    assert [v.shape for v in hashing.crop_views(grey, album=True)[1:]] == [(100, 100)] * 3
-    assert len(hashing.crop_views(grey, album=False)) == 1
+    landscape = hashing.crop_views(np.zeros((100, 150), dtype=np.uint8), album=True)
+    assert [v.shape for v in landscape] == [
+        (100, 150),
+        (100, 100),
+        (100, 100),
+        (100, 100),
+        (100, 133),
+    ]
+    portrait = hashing.crop_views(np.zeros((120, 90), dtype=np.uint8), album=True)
+    assert [v.shape for v in portrait] == [(120, 90), (90, 90), (90, 90), (90, 90)]  # 3:4 already
+    assert len(hashing.crop_views(np.zeros((100, 150), np.uint8), album=False)) == 1
     assert len(hashing.crop_views(np.zeros((64, 64), np.uint8), album=True)) == 1
+
+
+def test_a_uniform_frame_is_trimmed_but_a_plain_sky_is_not():
+    photo = np.tile(np.linspace(0, 200, 120, dtype=np.float32), (80, 1)).astype(np.uint8)
+    framed = np.pad(photo, 10, constant_values=255)
+    assert hashing.trim_border(framed).shape == photo.shape
+    sky = photo.copy()
+    sky[:20] = 100  # a flat band on one side only
+    assert hashing.trim_border(sky).shape == sky.shape
 
 
 @pytest.fixture()

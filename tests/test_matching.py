@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from photomatch import Policy, match_album
+from photomatch import match_album
 from photomatch.index import AlbumArrays
-from photomatch.matching import QueryImage, match, name_sets
+from photomatch.matching import _candidates, name_sets
 
 from albumcheck import fingerprint
 
@@ -82,8 +82,8 @@ def test_matching_leaves_the_album_untouched(sample, tmp_path):
     assert fingerprint(sample.album) == before
 
 
-def test_policy_decides_on_collapsed_files():
-    # Two files, four views each; the query equals view 2 of file 1 and is 3 bits from file 0.
+def test_rows_collapse_to_files_at_their_closest_view():
+    # Two files, four views each; the query is 3 bits from view 2 of file 1.
     rows = np.arange(8 * 2, dtype=np.uint64).reshape(8, 2) * np.uint64(0x0101010101010101)
     album = AlbumArrays(
         root="/a",
@@ -93,16 +93,12 @@ def test_policy_decides_on_collapsed_files():
         row_file=np.repeat(np.arange(2, dtype=np.int32), 4),
         row_view=np.tile(np.arange(4, dtype=np.uint8), 2),
     )
-    exact = QueryImage("s", "/q/1.jpg", rows[6:7].copy())
-    near = rows[6:7].copy()
-    near[0, 0] ^= np.uint64(0b111)
-    tie = QueryImage("s", "/q/2.jpg", near)
-    results = match(album, [exact, tie], Policy(match_max=40, ambiguous_margin=0))
-    assert results[0].status == "matched" and results[0].match == "/a/y.jpg"
-    assert results[0].candidates[0].view == "start" and results[0].distance == 0
-    assert results[1].distance == 3
-    strict = match(album, [tie], Policy(match_max=2))
-    assert strict[0].status == "unmatched" and strict[0].match is None
+    query = rows[6:7].copy()
+    query[0, 0] ^= np.uint64(0b111)
+    (found,) = _candidates(album, query, k=8)
+    assert [c.path for c in found] == ["/a/y.jpg", "/a/x.jpg"]
+    assert (found[0].distance, found[0].view) == (3, "start")
+    assert found[1].distance > found[0].distance
 
 
 def test_set_names_follow_folders_and_stay_unique(tmp_path):

@@ -49,7 +49,7 @@ def match_album(
     with AlbumIndex(album, index_path, rebuild=rebuild) as index:
         report = index.update(progress=progress, jobs=jobs)
         arrays = index.load()
-    results = matching.match(arrays, queries, policy)
+    results = matching.match(arrays, queries, policy, progress=progress, jobs=jobs)
     order = {s.name: i for i, s in enumerate(sets)}
     results.sort(key=lambda r: (order[r.set], r.query))
     run = MatchRun(

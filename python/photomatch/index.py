@@ -3,7 +3,7 @@
 A row per image file: its path relative to the album root (stored as the raw
 file-system bytes, so any name survives), size and mtime_ns (to notice
 changes), status (``ok`` or ``error`` with the reason), and for ``ok`` rows the
-packed hash rows of its views and their fine signatures. A rerun stats every
+packed hash rows of its views. A rerun stats every
 file and decodes only new or changed ones; deleted files leave the index.
 Rows are committed in batches, so an interrupted build keeps what it finished.
 
@@ -28,7 +28,7 @@ from tqdm import tqdm
 from . import hashing
 from .errors import AlbumIndexError, DecodeError, UsageError
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 BATCH_SIZE = 128
 #: Folders never descended into: hidden folders and NAS thumbnail caches hold
 #: thumbnails of the album's own photos, which would shadow the originals.
@@ -46,8 +46,7 @@ CREATE TABLE IF NOT EXISTS files (
     width INTEGER,
     height INTEGER,
     views INTEGER,
-    hashes BLOB,
-    signatures BLOB
+    hashes BLOB
 );
 """
 
@@ -243,7 +242,7 @@ class AlbumIndex:
                 with self._db:
                     self._db.executemany(
                         "INSERT OR REPLACE INTO files (path, size, mtime_ns, status, error, width,"
-                        " height, views, hashes, signatures) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                        " height, views, hashes) VALUES (?,?,?,?,?,?,?,?,?)",
                         batch,
                     )
                 report.decoded += len(batch)
@@ -262,25 +261,15 @@ class AlbumIndex:
                 yield from pool.map(self._decode_one, chunk)
 
     def _decode_one(self, entry: ScanEntry) -> tuple:
+        """The row to store for one file: its hashes, or its error."""
         key = os.fsencode(entry.rel)
         try:
             hashes = hashing.hash_file(os.path.join(self.root, entry.rel), album=True)
         except DecodeError as exc:
-            return (
-                key,
-                entry.size,
-                entry.mtime_ns,
-                "error",
-                exc.reason,
-                None,
-                None,
-                None,
-                None,
-                None,
-            )
+            return _error_row(key, entry, exc.reason)
         except OSError as exc:  # vanished or unreadable between scan and decode
-            reason = exc.strerror or str(exc)
-            return (key, entry.size, entry.mtime_ns, "error", reason, None, None, None, None, None)
+            return _error_row(key, entry, exc.strerror or str(exc))
+        rows = hashes.rows.astype("<u8").tobytes()
         return (
             key,
             entry.size,
@@ -290,8 +279,7 @@ class AlbumIndex:
             hashes.width,
             hashes.height,
             hashes.rows.shape[0],
-            hashes.rows.astype("<u8").tobytes(),
-            hashes.signatures.tobytes(),
+            rows,
         )
 
     def errors(self) -> list[tuple[str, str]]:
@@ -326,18 +314,9 @@ class AlbumIndex:
             row_view=row_view,
         )
 
-    def signatures(self, file_ids: list[int]) -> dict[int, np.ndarray]:
-        """Fine signatures, uint8 ``(V, S, S)``, of the given files (read on demand)."""
-        out: dict[int, np.ndarray] = {}
-        size = hashing.SIGNATURE_SIZE
-        for start in range(0, len(file_ids), 500):
-            chunk = [int(i) for i in file_ids[start : start + 500]]
-            marks = ",".join("?" * len(chunk))
-            for file_id, views, blob in self._db.execute(
-                f"SELECT id, views, signatures FROM files WHERE id IN ({marks})", chunk
-            ):
-                out[file_id] = np.frombuffer(blob, dtype=np.uint8).reshape(views, size, size)
-        return out
+
+def _error_row(key: bytes, entry: ScanEntry, reason: str) -> tuple:
+    return (key, entry.size, entry.mtime_ns, "error", reason, None, None, None, None)
 
 
 def _batches(items: Iterator[tuple], size: int) -> Iterator[list[tuple]]:

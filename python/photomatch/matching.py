@@ -1,33 +1,41 @@
-"""Match thumbnails against an album index: kernel top-k, then a decision.
+"""Match thumbnails against an album index: hash search, pixel check, decision.
 
-Each thumbnail is hashed like an album photo but with its full frame only; the
-Rust kernel returns its nearest album view rows by Hamming distance; rows are
-collapsed to files (a file's distance is that of its closest view); then the
-policy decides:
-
-* ``unmatched`` when the best file is farther than ``Policy.match_max`` bits;
-* ``ambiguous`` when other files lie within ``Policy.ambiguous_margin`` bits of
-  the best (burst frames, duplicates): all of them are listed, best first;
-* ``matched`` otherwise.
-
-Thresholds are in bits out of ``64 * hashing.WORDS``. They were set from the
-distances measured on the test albums (recompressed, downscaled and cropped
-thumbnails of their originals land at 0-14 bits; other photos at 35+ bits),
-leaving room on both sides.
+1. **Search.** Each thumbnail's hash row goes through the Rust kernel against
+   every album view row; rows collapse to files (a file's distance is that of
+   its closest view). When nothing is close, the thumbnail's 90/180/270-degree
+   rotations and its mirror image are searched too (a thumbnail whose EXIF
+   orientation was lost, a sideways original without a tag).
+2. **Check.** The close candidates are decoded again and the thumbnail is
+   located inside each (``verify.align``): a normalised cross-correlation score
+   and whether the framing is canonical (full frame, centred or edge-aligned
+   crop) or shifted, as a burst sibling is.
+3. **Variants.** Candidates that are the same photo (an edited copy, a
+   duplicate: same framing to a fraction of a pixel, high correlation) form one
+   group, named by its primary (``--prefer`` glob, else the oldest file).
+4. **Decision** (thresholds in ``Policy``, calibrated as README describes):
+   ``unmatched`` when the best score is under ``ncc_min``; ``ambiguous`` when
+   another group scores within ``ncc_margin`` of the best (unless only the best
+   is framed canonically), or when the best fits only shifted by a few percent
+   (another frame of a burst); otherwise ``matched``.
+5. **One to one.** Within a set two thumbnails rarely share an original: a
+   group confidently matched by one thumbnail is dropped from another's rivals,
+   and two matches of one group in a set are flagged.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from tqdm import tqdm
 
-from . import hashing
+from . import hashing, verify
 from ._core import hamming_topk
 from .errors import DecodeError, UsageError
 from .index import AlbumArrays, scan_album
@@ -36,26 +44,48 @@ from .results import AMBIGUOUS, MATCHED, UNMATCHED, Candidate, QueryResult, SetI
 
 @dataclass(frozen=True)
 class Policy:
-    """Decision thresholds, in bits of Hamming distance."""
+    """Search sizes and decision thresholds (hash distances in bits of 128)."""
 
-    match_max: int = 24
-    ambiguous_margin: int = 6
     #: Album view rows fetched per thumbnail before collapsing to files.
     rows_per_query: int = 64
+    #: Files farther than this are never candidates.
+    hash_max: int = 40
+    #: Search the rotations too when the upright best is farther than this.
+    rotate_above: int = 20
+    #: Files checked on pixels: within this many bits of the best, at most ``fine_candidates``.
+    fine_window: int = 16
+    fine_candidates: int = 6
+    #: Best correlation needed for any answer but ``unmatched``.
+    ncc_min: float = 0.80
+    #: Groups scoring within this of the best are rivals.
+    ncc_margin: float = 0.03
+    #: An alignment this close to the full size, but not canonical, is a shifted frame.
+    near_full_scale: float = 0.97
     #: Candidates kept per thumbnail in the results.
     max_candidates: int = 5
+    #: Glob on album paths picking a variant group's primary (e.g. ``*/edited/*``).
+    prefer: str | None = None
 
 
 DEFAULT_POLICY = Policy()
+ORIENTATIONS: tuple[tuple[str, Callable[[np.ndarray], np.ndarray]], ...] = (
+    ("upright", lambda g: g),
+    ("rotated 90°", lambda g: np.rot90(g, 1)),
+    ("rotated 180°", lambda g: np.rot90(g, 2)),
+    ("rotated 270°", lambda g: np.rot90(g, 3)),
+    ("mirrored", lambda g: g[:, ::-1]),
+)
 
 
 @dataclass(frozen=True)
 class QueryImage:
-    """A hashed thumbnail: its set, path, and uint64 ``(1, WORDS)`` hash row."""
+    """A hashed thumbnail: its set, path, uint64 ``(1, WORDS)`` hash row, and its
+    grey pixels (uint8, frame trimmed, at most ``verify.COMPARE_SIZE`` on the long side)."""
 
     set: str
     path: str
     row: np.ndarray
+    grey: np.ndarray
 
 
 def name_sets(folders: Sequence[str]) -> tuple[SetInfo, ...]:
@@ -68,6 +98,16 @@ def name_sets(folders: Sequence[str]) -> tuple[SetInfo, ...]:
         name = base if seen[base] == 1 else f"{base}-{seen[base]}"
         sets.append(SetInfo(name=name, folder=os.path.abspath(folder)))
     return tuple(sets)
+
+
+def query_image(set_name: str, path: str) -> QueryImage:
+    """Decode and hash one thumbnail. Raises DecodeError when it can't be read."""
+    grey = hashing.trim_border(hashing.load_grey(path))
+    if min(grey.shape) < 8:
+        raise DecodeError(path, f"image too small to match ({grey.shape[1]}x{grey.shape[0]} px)")
+    row = hashing.hash_grey(grey, album=False).rows[:1]
+    small = np.clip(np.rint(verify.prepare_query(grey)), 0, 255).astype(np.uint8)
+    return QueryImage(set_name, path, row, small)
 
 
 def hash_queries(
@@ -84,14 +124,12 @@ def hash_queries(
         todo += [(s.name, os.path.join(s.folder, e.rel)) for e in entries]
 
     def one(item: tuple[str, str]) -> QueryImage | Skipped:
-        set_name, path = item
         try:
-            hashed = hashing.hash_file(path, album=False)
+            return query_image(*item)
         except DecodeError as exc:
-            return Skipped(path, exc.reason)
+            return Skipped(item[1], exc.reason)
         except OSError as exc:
-            return Skipped(path, exc.strerror or str(exc))
-        return QueryImage(set_name, path, hashed.rows[:1])
+            return Skipped(item[1], exc.strerror or str(exc))
 
     queries: list[QueryImage] = []
     skipped: list[Skipped] = []
@@ -113,43 +151,256 @@ def hash_queries(
 
 
 def match(
-    album: AlbumArrays, queries: Sequence[QueryImage], policy: Policy = DEFAULT_POLICY
+    album: AlbumArrays,
+    queries: Sequence[QueryImage],
+    policy: Policy = DEFAULT_POLICY,
+    progress: bool = False,
+    jobs: int | None = None,
+    loader: Callable[[str], np.ndarray] = hashing.load_grey,
 ) -> list[QueryResult]:
-    """Decide, for each thumbnail, which album file it came from (see module doc)."""
+    """Decide, for each thumbnail, which album file it came from (see module doc).
+
+    ``loader`` decodes an album file to the grey frame used for the pixel check.
+    """
     if not queries:
         return []
     if len(album.paths) == 0:
         return [QueryResult(q.set, q.path, UNMATCHED, None, None, ()) for q in queries]
-    query_rows = np.ascontiguousarray(np.concatenate([q.row for q in queries]), dtype=np.uint64)
+    searched = _search(album, queries, policy)
+    checker = _Checker(loader, policy)
+    with (
+        ThreadPoolExecutor(max_workers=jobs or os.cpu_count() or 1) as pool,
+        tqdm(
+            total=len(queries),
+            unit="img",
+            desc="checking",
+            file=sys.stderr,
+            disable=not progress,
+            dynamic_ncols=True,
+        ) as bar,
+    ):
+        results = []
+        for result in pool.map(checker.decide, queries, *zip(*searched, strict=True)):
+            results.append(result)
+            bar.update(1)
+    return _one_to_one(results, policy)
+
+
+def _search(
+    album: AlbumArrays, queries: Sequence[QueryImage], policy: Policy
+) -> list[tuple[str, list[Candidate]]]:
+    """Per query: the orientation searched and its candidate files, nearest first."""
     k = min(policy.rows_per_query, album.hashes.shape[0])
-    rows, distances = hamming_topk(query_rows, album.hashes, k)
-    return [
-        _decide(q, _collapse(album, rows[i], distances[i]), policy) for i, q in enumerate(queries)
-    ]
+    rows = np.ascontiguousarray(np.concatenate([q.row for q in queries]), dtype=np.uint64)
+    found = _candidates(album, rows, k)
+    out = [(ORIENTATIONS[0][0], c) for c in found]
+    far = [i for i, c in enumerate(found) if not c or c[0].distance > policy.rotate_above]
+    for name, turn in ORIENTATIONS[1:]:
+        if not far:
+            break
+        turned = np.concatenate(
+            [hashing.hash_grey(turn(queries[i].grey), album=False).rows[:1] for i in far]
+        )
+        for i, cands in zip(far, _candidates(album, turned, k), strict=True):
+            # A rotation must beat upright clearly: rotations of unrelated
+            # pictures sometimes land a little closer by chance.
+            best = out[i][1][0].distance if out[i][1] else 10**6
+            if cands and cands[0].distance <= policy.rotate_above and cands[0].distance + 8 <= best:
+                out[i] = (name, cands)
+    return out
 
 
-def _collapse(album: AlbumArrays, rows: np.ndarray, distances: np.ndarray) -> list[Candidate]:
-    """Album rows (sorted by distance) to files, each at its closest view."""
-    best: dict[int, Candidate] = {}
-    for row, dist in zip(rows.tolist(), distances.tolist(), strict=True):
-        file = int(album.row_file[row])
-        if file not in best:
-            view = hashing.VIEW_NAMES[int(album.row_view[row])]
-            best[file] = Candidate(album.paths[file], int(dist), view)
-    return list(best.values())
+def _candidates(album: AlbumArrays, rows: np.ndarray, k: int) -> list[list[Candidate]]:
+    indices, distances = hamming_topk(np.ascontiguousarray(rows), album.hashes, k)
+    result = []
+    for row_ids, dists in zip(indices.tolist(), distances.tolist(), strict=True):
+        best: dict[int, Candidate] = {}
+        for row, dist in zip(row_ids, dists, strict=True):
+            file = int(album.row_file[row])
+            if file not in best:
+                view = hashing.VIEW_NAMES[int(album.row_view[row])]
+                best[file] = Candidate(album.paths[file], int(dist), view)
+        result.append(list(best.values()))
+    return result
 
 
-def _decide(query: QueryImage, candidates: list[Candidate], policy: Policy) -> QueryResult:
-    shown = tuple(candidates[: policy.max_candidates])
-    if not candidates or candidates[0].distance > policy.match_max:
-        nearest = candidates[0].distance if candidates else None
-        return QueryResult(query.set, query.path, UNMATCHED, None, nearest, shown)
-    top = candidates[0]
-    close = tuple(
-        c
-        for c in candidates
-        if c.distance <= min(top.distance + policy.ambiguous_margin, policy.match_max)
+@dataclass(frozen=True)
+class _Checked:
+    candidate: Candidate
+    alignment: verify.Alignment
+    grey: np.ndarray
+
+
+class _Checker:
+    """The pixel check and the decision for one thumbnail at a time (thread-safe)."""
+
+    def __init__(self, loader: Callable[[str], np.ndarray], policy: Policy) -> None:
+        self.loader = loader
+        self.policy = policy
+        self._cache: dict[str, np.ndarray | None] = {}
+        self._lock = threading.Lock()
+
+    def _grey(self, path: str) -> np.ndarray | None:
+        with self._lock:
+            if path in self._cache:
+                return self._cache[path]
+        try:
+            grey = self.loader(path)
+        except (DecodeError, OSError):
+            grey = None
+        with self._lock:
+            if len(self._cache) > 512:
+                self._cache.clear()
+            self._cache[path] = grey
+        return grey
+
+    def decide(self, query: QueryImage, orientation: str, cands: list[Candidate]) -> QueryResult:
+        p = self.policy
+        note = "" if orientation == ORIENTATIONS[0][0] else f"thumbnail {orientation}"
+        cands = [c for c in cands if c.distance <= p.hash_max]
+        shown = tuple(cands[: p.max_candidates])
+        if not cands:
+            return QueryResult(query.set, query.path, UNMATCHED, None, None, shown, note=note)
+        turn = dict(ORIENTATIONS)[orientation]
+        q = verify.prepare_query(turn(query.grey).astype(np.float32))
+        near = [c for c in cands if c.distance <= cands[0].distance + p.fine_window]
+        checked = []
+        for c in near[: p.fine_candidates]:
+            grey = self._grey(c.path)
+            if grey is not None:
+                checked.append(_Checked(c, verify.align(q, grey), grey))
+        groups = _group_variants(checked, p.prefer)
+        groups.sort(key=lambda g: -g[0].alignment.ncc)
+        listed = tuple(_as_candidate(g) for g in groups)
+        rest = tuple(c for c in shown if all(c.path not in _paths(g) for g in groups))
+        if not groups or groups[0][0].alignment.ncc < p.ncc_min:
+            best = groups[0][0].candidate.distance if groups else cands[0].distance
+            return QueryResult(
+                query.set,
+                query.path,
+                UNMATCHED,
+                None,
+                best,
+                (listed + rest)[: p.max_candidates],
+                score=listed[0].score if listed else None,
+                note=note,
+            )
+        top = groups[0][0].alignment
+        rivals = [g for g in groups[1:] if g[0].alignment.ncc >= top.ncc - p.ncc_margin]
+        only_top_canonical = top.canonical and not any(g[0].alignment.canonical for g in rivals)
+        shifted = not top.canonical and top.scale >= p.near_full_scale
+        first = listed[0]
+        if (rivals and not only_top_canonical) or shifted:
+            close = (first,) + tuple(_as_candidate(g) for g in rivals)
+            why = "fits only shifted: another frame of a burst?" if shifted and not rivals else ""
+            return QueryResult(
+                query.set,
+                query.path,
+                AMBIGUOUS,
+                None,
+                first.distance,
+                close,
+                score=first.score,
+                note="; ".join(x for x in (note, why) if x),
+            )
+        return QueryResult(
+            query.set,
+            query.path,
+            MATCHED,
+            first.path,
+            first.distance,
+            (listed + rest)[: p.max_candidates],
+            score=first.score,
+            variants=first.variants,
+            note=note,
+        )
+
+
+def _paths(group: list[_Checked]) -> set[str]:
+    return {m.candidate.path for m in group}
+
+
+def _as_candidate(group: list[_Checked]) -> Candidate:
+    """A variant group as one candidate: its primary, best score, closest distance."""
+    primary = group[0]
+    return replace(
+        primary.candidate,
+        distance=min(m.candidate.distance for m in group),
+        score=round(max(m.alignment.ncc for m in group), 4),
+        variants=tuple(m.candidate.path for m in group[1:]),
     )
-    if len(close) > 1:
-        return QueryResult(query.set, query.path, AMBIGUOUS, None, top.distance, close)
-    return QueryResult(query.set, query.path, MATCHED, top.path, top.distance, shown)
+
+
+def _group_variants(checked: list[_Checked], prefer: str | None) -> list[list[_Checked]]:
+    """Group candidates that are the same photo; each group's primary first."""
+    groups: list[list[_Checked]] = []
+    for c in sorted(checked, key=lambda c: -c.alignment.ncc):
+        for g in groups:
+            if verify.same_photo(g[0].grey, c.grey):
+                g.append(c)
+                break
+        else:
+            groups.append([c])
+    return [sorted(g, key=lambda m: _primary_key(m, prefer)) for g in groups]
+
+
+def _primary_key(member: _Checked, prefer: str | None) -> tuple:
+    path = member.candidate.path
+    preferred = prefer is not None and fnmatch.fnmatch(path, prefer)
+    try:
+        mtime = os.stat(path).st_mtime_ns
+    except OSError:
+        mtime = 1 << 62
+    # Without --prefer: the oldest file, as an edit is made after the original.
+    return (not preferred, mtime, len(path), path)
+
+
+def _one_to_one(results: list[QueryResult], policy: Policy) -> list[QueryResult]:
+    """Use "one original per thumbnail within a set" to settle ties and flag clashes."""
+    taken: dict[tuple[str, str], QueryResult] = {}
+    for r in results:
+        if r.status == MATCHED and r.match is not None:
+            key = (r.set, r.match)
+            other = taken.get(key)
+            if other is None or (r.score or 0) > (other.score or 0):
+                taken[key] = r
+    out = []
+    for r in results:
+        if r.status == MATCHED and r.match is not None and taken[(r.set, r.match)] is not r:
+            winner = taken[(r.set, r.match)]
+            out.append(
+                replace(
+                    r,
+                    status=AMBIGUOUS,
+                    match=None,
+                    variants=(),
+                    note=_join(r.note, f"same original as {winner.query}"),
+                )
+            )
+        elif r.status == AMBIGUOUS and len(r.candidates) > 1:
+            free = [c for c in r.candidates if (r.set, c.path) not in taken]
+            top = r.candidates[0]
+            if (
+                len(free) == 1
+                and free[0] is top
+                and not r.note.startswith("fits")
+                and "fits only shifted" not in r.note
+            ):
+                out.append(
+                    replace(
+                        r,
+                        status=MATCHED,
+                        match=top.path,
+                        variants=top.variants,
+                        note=_join(r.note, "rivals matched by other thumbnails of the set"),
+                    )
+                )
+            else:
+                out.append(r)
+        else:
+            out.append(r)
+    return out
+
+
+def _join(*parts: str) -> str:
+    return "; ".join(p for p in parts if p)

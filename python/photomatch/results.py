@@ -11,6 +11,8 @@ from __future__ import annotations
 import csv
 import json
 import os
+import tempfile
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 
 MATCHED = "matched"
@@ -18,21 +20,46 @@ AMBIGUOUS = "ambiguous"
 UNMATCHED = "unmatched"
 STATUSES = (MATCHED, AMBIGUOUS, UNMATCHED)
 RESULTS_VERSION = 1
-CSV_COLUMNS = ("set", "query", "status", "match", "distance", "candidates")
+CSV_COLUMNS = (
+    "set",
+    "query",
+    "status",
+    "match",
+    "distance",
+    "candidates",
+    "score",
+    "variants",
+    "note",
+)
+DECISIONS_NAME = "decisions.json"
+DECISIONS_VERSION = 1
 
 
 @dataclass(frozen=True)
 class Candidate:
-    """An album file proposed for a thumbnail; ``distance`` in bits over its best view."""
+    """An album file proposed for a thumbnail.
+
+    ``distance`` is the hash distance in bits over the file's closest view;
+    ``score`` the fine comparison's normalised cross-correlation (None when the
+    candidate was not compared on pixels); ``variants`` the other album files
+    that are the same photo (an edited copy, a duplicate).
+    """
 
     path: str
     distance: int
     view: str
+    score: float | None = None
+    variants: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class QueryResult:
-    """The decision for one thumbnail. ``match`` is set only when ``status == "matched"``."""
+    """The decision for one thumbnail. ``match`` is set only when ``status == "matched"``.
+
+    ``distance`` and ``score`` are the best candidate's; ``variants`` the other
+    members of the match's variant group; ``note`` says why a decision was made
+    when that is not obvious (a rotated thumbnail, a one-to-one tie-break).
+    """
 
     set: str
     query: str
@@ -40,6 +67,9 @@ class QueryResult:
     match: str | None
     distance: int | None
     candidates: tuple[Candidate, ...]
+    score: float | None = None
+    variants: tuple[str, ...] = ()
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -95,6 +125,9 @@ def write_csv(run: MatchRun, path: str) -> None:
                     r.match or "",
                     "" if r.distance is None else r.distance,
                     ";".join(c.path for c in r.candidates),
+                    "" if r.score is None else f"{r.score:.4f}",
+                    ";".join(r.variants),
+                    r.note,
                 ]
             )
 
@@ -133,7 +166,13 @@ def read_json(path: str) -> MatchRun:
             status=r["status"],
             match=r["match"],
             distance=r["distance"],
-            candidates=tuple(Candidate(**c) for c in r["candidates"]),
+            candidates=tuple(
+                Candidate(**{**c, "variants": tuple(c.get("variants", ()))})
+                for c in r["candidates"]
+            ),
+            score=r.get("score"),
+            variants=tuple(r.get("variants", ())),
+            note=r.get("note", ""),
         )
         for r in data["results"]
     )
@@ -150,3 +189,109 @@ def read_json(path: str) -> MatchRun:
 
 def results_paths(out_dir: str) -> tuple[str, str]:
     return os.path.join(out_dir, "matches.csv"), os.path.join(out_dir, "matches.json")
+
+
+# Decisions: a person's picks, made on the review page, that override photomatch's.
+#
+# ``decisions.json`` is ``{"version": 1, "decisions": [{"set", "query", "pick"}, ...]}``
+# with absolute paths like ``matches.json``; ``pick`` is one of the thumbnail's
+# candidates (that file becomes the set's original for it) or ``null`` for "none
+# of these" (the thumbnail is not exported). A thumbnail without an entry keeps
+# photomatch's decision. ``matches.csv`` and ``matches.json`` are never rewritten.
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A person's choice for one thumbnail: ``pick`` is a candidate's path, or None for none."""
+
+    set: str
+    query: str
+    pick: str | None
+
+
+def decisions_path(out_dir: str) -> str:
+    return os.path.join(out_dir, DECISIONS_NAME)
+
+
+def decisions_dict(decisions: Mapping[tuple[str, str], Decision]) -> dict:
+    """The JSON form of ``decisions`` (sorted by set, then thumbnail)."""
+    return {
+        "version": DECISIONS_VERSION,
+        "decisions": [asdict(d) for _, d in sorted(decisions.items())],
+    }
+
+
+def parse_decisions(data: object) -> dict[tuple[str, str], Decision]:
+    """Decisions from their JSON form; ``ValueError`` names what is wrong."""
+    if not isinstance(data, dict) or data.get("version") != DECISIONS_VERSION:
+        raise ValueError(f"not a version {DECISIONS_VERSION} decisions file")
+    entries = data.get("decisions")
+    if not isinstance(entries, list):
+        raise ValueError("'decisions' is not a list")
+    out: dict[tuple[str, str], Decision] = {}
+    for entry in entries:
+        if (
+            not isinstance(entry, dict)
+            or not isinstance(entry.get("set"), str)
+            or not isinstance(entry.get("query"), str)
+            or not (entry.get("pick") is None or isinstance(entry.get("pick"), str))
+        ):
+            raise ValueError(f"bad decision entry {entry!r:.200}")
+        out[(entry["set"], entry["query"])] = Decision(entry["set"], entry["query"], entry["pick"])
+    return out
+
+
+def read_decisions(path: str) -> dict[tuple[str, str], Decision]:
+    """Read ``decisions.json``; a missing file means no decisions. ``ValueError`` if damaged."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{path}: {exc}") from None
+    try:
+        return parse_decisions(data)
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None
+
+
+def check_decisions(
+    run: MatchRun, decisions: Iterable[Decision]
+) -> tuple[dict[tuple[str, str], Decision], list[str]]:
+    """Split ``decisions`` into those that fit ``run`` and a description of each that does not.
+
+    A decision fits when its thumbnail is in ``run`` (same set) and its pick is
+    None or one of that thumbnail's candidates, so a stale or hand-edited file
+    can never send export to a file photomatch did not propose.
+    """
+    candidates = {(r.set, r.query): {c.path for c in r.candidates} for r in run.results}
+    valid: dict[tuple[str, str], Decision] = {}
+    problems: list[str] = []
+    for d in decisions:
+        key = (d.set, d.query)
+        if key not in candidates:
+            problems.append(f"no thumbnail {d.query} in set {d.set!r}")
+        elif d.pick is not None and d.pick not in candidates[key]:
+            problems.append(f"{d.pick} is not a candidate for {d.query}")
+        else:
+            valid[key] = d
+    return valid, problems
+
+
+def write_decisions(path: str, decisions: Mapping[tuple[str, str], Decision]) -> None:
+    """Write ``decisions.json`` atomically: a temporary file, flushed to disk, then renamed."""
+    text = json.dumps(decisions_dict(decisions), indent=1, ensure_ascii=True) + "\n"
+    fd, tmp = tempfile.mkstemp(
+        prefix=".decisions-", suffix=".tmp", dir=os.path.dirname(path) or "."
+    )
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    finally:
+        if os.path.lexists(tmp):
+            os.remove(tmp)

@@ -1,0 +1,76 @@
+"""The pixel check: locating a thumbnail in a candidate, canonical framing, variants."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import pyvips
+
+from photomatch import hashing, verify
+from photomatch.demo import sample_image
+
+
+def grey_of(image: pyvips.Image) -> np.ndarray:
+    return hashing.grey_from_image(image)
+
+
+@pytest.fixture(scope="module")
+def photo() -> pyvips.Image:
+    return sample_image("coffee")  # 600x400, textured
+
+
+def thumb(image: pyvips.Image, size: int, q: int = 30) -> np.ndarray:
+    small = image.thumbnail_image(size)
+    data = small.jpegsave_buffer(Q=q)
+    return hashing.grey_from_image(pyvips.Image.new_from_buffer(data, ""))
+
+
+def shifted(image: pyvips.Image, fraction: float) -> pyvips.Image:
+    """The same scene a few percent to the side, as a burst frame would be."""
+    w, h = image.width, image.height
+    cw = int(w * 0.94)
+    left = int((w - cw) / 2 + fraction * w)
+    return image.crop(left, 0, cw, h).resize(w / cw, vscale=1.0)
+
+
+def test_full_frame_thumbnail_fits_canonically(photo):
+    q = verify.prepare_query(thumb(photo, 200).astype(np.float32))
+    fit = verify.align(q, grey_of(photo))
+    assert fit.ncc > 0.95
+    assert fit.canonical
+    assert fit.scale > 0.98
+
+
+def test_centre_square_is_canonical_and_off_centre_crop_is_found(photo):
+    square = photo.crop(100, 0, 400, 400)
+    fit = verify.align(verify.prepare_query(thumb(square, 160).astype(np.float32)), grey_of(photo))
+    assert fit.ncc > 0.95 and fit.canonical
+    crop = photo.crop(40, 30, 500, 333)  # 83% off-centre crop
+    fit = verify.align(verify.prepare_query(thumb(crop, 220).astype(np.float32)), grey_of(photo))
+    assert fit.ncc > 0.95
+    assert not fit.canonical
+    assert 0.78 < fit.scale < 0.88
+
+
+def test_a_shifted_burst_frame_is_not_canonical(photo):
+    frame_a = shifted(photo, 0.0)
+    frame_b = shifted(photo, 0.02)
+    q = verify.prepare_query(thumb(frame_a, 200).astype(np.float32))
+    own = verify.align(q, grey_of(frame_a))
+    sibling = verify.align(q, grey_of(frame_b))
+    assert own.canonical and not sibling.canonical
+    assert own.ncc > sibling.ncc - 0.01
+
+
+def test_unrelated_photo_scores_low(photo):
+    q = verify.prepare_query(thumb(photo, 200).astype(np.float32))
+    other = verify.align(q, grey_of(sample_image("rocket")))
+    assert other.ncc < 0.7
+
+
+def test_edited_copy_is_the_same_photo_and_a_burst_frame_is_not(photo):
+    original = grey_of(photo)
+    edited = grey_of((photo * 1.2 + 10).cast("uchar").gamma(exponent=1.2).cast("uchar"))
+    assert verify.same_photo(original, edited)
+    assert not verify.same_photo(grey_of(shifted(photo, 0.0)), grey_of(shifted(photo, 0.01)))
+    assert not verify.same_photo(original, grey_of(sample_image("chelsea")))
