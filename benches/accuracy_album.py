@@ -24,6 +24,7 @@ import os
 import random
 from dataclasses import asdict, dataclass, field
 
+import numpy as np
 import pyvips
 
 PRESETS = (
@@ -42,6 +43,8 @@ PRESETS = (
 DISTRACTOR_KINDS = ("withheld_burst_frame", "other_region", "unrelated")
 #: Smallest side, in source pixels, of an album photo's scene.
 MIN_WINDOW = 200
+#: Share of a burst's scene that its frames can pan across.
+BURST_ROOM = 0.1
 
 
 @dataclass(frozen=True)
@@ -122,20 +125,55 @@ def _windows(
         if min(w, h) < MIN_WINDOW * 0.66:
             continue
         win = Window(i, rng.randrange(src.width - w + 1), rng.randrange(src.height - h + 1), w, h)
-        if all(_overlap(win, other) <= max_overlap for other in chosen[i]):
+        if all(_overlap(win, other) <= max_overlap for other in chosen[i]) and _textured(src, win):
             chosen[i].append(win)
             out.append(win)
     return out
 
 
-def _render(
-    src: pyvips.Image, win: Window, long_edge: int, dx: float = 0.0, dy: float = 0.0
-) -> pyvips.Image:
-    """The window (optionally shifted by a fraction of its size) at ``long_edge`` pixels."""
-    left = min(max(0, round(win.left + dx * win.width)), src.width - win.width)
-    top = min(max(0, round(win.top + dy * win.height)), src.height - win.height)
-    crop = src.crop(left, top, win.width, win.height)
+def _textured(src: pyvips.Image, win: Window) -> bool:
+    """Not a blank scene (sky, a wall, a white backdrop): photographs have detail."""
+    small = src.crop(win.left, win.top, win.width, win.height).thumbnail_image(64)
+    grey = small.colourspace("b-w")[0].numpy().astype(float)
+    gradient = np.abs(np.diff(grey, axis=1)).mean()
+    return grey.std() >= 12 and gradient >= 3
+
+
+def _render(src: pyvips.Image, win: Window, long_edge: int) -> pyvips.Image:
+    """The window at ``long_edge`` pixels."""
+    crop = src.crop(win.left, win.top, win.width, win.height)
     return crop.resize(long_edge / max(win.width, win.height))
+
+
+def _burst_offsets(frames: int, rng: random.Random) -> list[tuple[float, float]]:
+    """Where each frame of a burst sits inside its scene: a pan in one direction,
+    0.5-3% of the frame per step (less when many frames must fit in BURST_ROOM)."""
+    step_max = min(0.03, BURST_ROOM / max(1, frames - 1))
+    sx, sy = rng.choice([-1, 1]), rng.choice([-1, 1])
+    x, y = (0.0 if sx > 0 else BURST_ROOM), rng.uniform(0, BURST_ROOM)
+    out = []
+    for _ in range(frames):
+        out.append((x, min(BURST_ROOM, max(0.0, y))))
+        x += sx * rng.uniform(0.005, step_max)
+        y += sy * rng.uniform(0.0, 0.004)
+    return out
+
+
+def _render_frame(
+    src: pyvips.Image, win: Window, long_edge: int, ox: float, oy: float
+) -> pyvips.Image:
+    """A burst frame: the part of the scene at fractional offset (ox, oy), same size for all."""
+    w, h = win.width * (1 - BURST_ROOM), win.height * (1 - BURST_ROOM)
+    frame = src.crop(win.left, win.top, win.width, win.height)
+    # Sub-pixel shifts matter at small scenes: move with an affine transform, not a crop.
+    scale = long_edge / max(w, h)
+    return frame.affine(
+        [scale, 0, 0, scale],
+        odx=-ox * win.width * scale,
+        ody=-oy * win.height * scale,
+        oarea=[0, 0, round(w * scale), round(h * scale)],
+        interpolate=pyvips.Interpolate.new("bicubic"),
+    )
 
 
 def _noise(img: pyvips.Image, sigma: float, seed: int) -> pyvips.Image:
@@ -289,6 +327,7 @@ def generate(
         if burst_left > 0 and rng.random() < 0.08:
             frames = min(rng.randint(2, 6), burst_left)
             burst_left -= frames
+        offsets = _burst_offsets(frames, rng)
         for f in range(frames):
             counter += 1
             fmt = rng.choices(["jpg", "png", "webp", "tif"], [85, 6, 5, 4])[0]
@@ -301,12 +340,8 @@ def generate(
             }[fmt]
             rel = f"{folder}/{prefix}{counter:04d}{ext}"
             if frames > 1:
-                dx, dy = (
-                    rng.uniform(0.005, 0.03) * rng.choice([-1, 1]) * f,
-                    rng.uniform(0.0, 0.01) * rng.choice([-1, 1]) * f,
-                )
-                dx, dy = max(-0.06, min(0.06, dx)), max(-0.03, min(0.03, dy))
-                img = _render(src, win, edge, dx, dy) * rng.uniform(0.97, 1.03)
+                ox, oy = offsets[f]
+                img = _render_frame(src, win, edge, ox, oy) * rng.uniform(0.97, 1.03)
                 img = _noise(img, 2.5, rng.randrange(1 << 30))
             else:
                 img = _noise(_render(src, win, edge), 1.5, rng.randrange(1 << 30))

@@ -31,18 +31,17 @@ def test_msb_is_first_row_first_column():
 
 
 def test_album_views_and_query_view():
-    landscape = hashing.crop_views(np.zeros((100, 150), dtype=np.uint8), album=True)
-    assert [v.shape for v in landscape] == [
-        (100, 150),
-        (100, 100),
-        (100, 100),
-        (100, 100),
-        (100, 133),
-    ]
-    portrait = hashing.crop_views(np.zeros((120, 90), dtype=np.uint8), album=True)
-    assert [v.shape for v in portrait] == [(120, 90), (90, 90), (90, 90), (90, 90)]  # 3:4 already
-    assert len(hashing.crop_views(np.zeros((100, 150), np.uint8), album=False)) == 1
-    assert len(hashing.crop_views(np.zeros((64, 64), np.uint8), album=True)) == 1
+    def shapes(h, w, album=True):
+        return [(i, v.shape) for i, v in hashing.crop_views(np.zeros((h, w), np.uint8), album)]
+
+    inner = [(5, (85, 128)), (6, (85, 128)), (7, (85, 128)), (8, (85, 128)), (9, (85, 128))]
+    assert shapes(100, 150) == [
+        (0, (100, 150)), (1, (100, 100)), (2, (100, 100)), (3, (100, 100)), (4, (100, 133))
+    ] + inner
+    portrait = shapes(120, 90)  # already 3:4: no 4:3 view
+    assert [i for i, _ in portrait] == [0, 1, 2, 3, 5, 6, 7, 8, 9]
+    assert [i for i, _ in shapes(64, 64)] == [0, 5, 6, 7, 8, 9]
+    assert shapes(100, 150, album=False) == [(0, (100, 150))]
 
 
 def test_a_uniform_frame_is_trimmed_but_a_plain_sky_is_not():
@@ -91,10 +90,13 @@ def test_square_crop_finds_the_centre_view(photo_files):
     )
     album = hashing.hash_file(original, album=True)
     query = hashing.hash_file(square, album=False)
-    by_view = [distance(row, query.rows[0]) for row in album.rows]
-    assert by_view[hashing.VIEW_NAMES.index("centre")] == min(by_view)
-    assert by_view[hashing.VIEW_NAMES.index("centre")] <= 12
-    assert by_view[0] > by_view[1]
+    by_view = {
+        hashing.VIEW_NAMES[int(i)]: distance(row, query.rows[0])
+        for i, row in zip(album.view_ids, album.rows, strict=True)
+    }
+    assert by_view["centre square"] == min(by_view.values())
+    assert by_view["centre square"] <= 12
+    assert by_view["full"] > by_view["centre square"]
 
 
 def test_grey_16bit_and_alpha_images_hash_like_the_plain_photo(photo_files):

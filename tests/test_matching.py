@@ -97,7 +97,7 @@ def test_rows_collapse_to_files_at_their_closest_view():
     query[0, 0] ^= np.uint64(0b111)
     (found,) = _candidates(album, query, k=8)
     assert [c.path for c in found] == ["/a/y.jpg", "/a/x.jpg"]
-    assert (found[0].distance, found[0].view) == (3, "start")
+    assert (found[0].distance, found[0].view) == (3, "start square")
     assert found[1].distance > found[0].distance
 
 

@@ -33,13 +33,26 @@ import pyvips
 
 from .errors import DecodeError
 
-HASH_VERSION = 2
+HASH_VERSION = 3
 #: uint64 words per hash row.
 WORDS = 2
 #: The decode fits this box; big enough for the off-centre squares to keep detail.
 DECODE_SIZE = 256
 #: View names, in the order album rows store them.
-VIEW_NAMES = ("full", "centre", "start", "end", "centre 4:3")
+VIEW_NAMES = (
+    "full",
+    "centre square",
+    "start square",
+    "end square",
+    "centre 4:3",
+    "inner",
+    "inner top-left",
+    "inner top-right",
+    "inner bottom-left",
+    "inner bottom-right",
+)
+#: Side of the "inner" views, as a fraction of the frame's.
+INNER = 0.85
 _GRID = 9
 
 #: Extensions photomatch tries to decode (lower case). Anything else in an album
@@ -66,12 +79,13 @@ IMAGE_EXTENSIONS = frozenset(
 class ImageHashes:
     """The hashes of one image.
 
-    ``rows`` is uint64 ``(V, WORDS)``, one row per view in ``VIEW_NAMES``
-    order;
+    ``rows`` is uint64 ``(V, WORDS)``, one row per view; ``view_ids`` uint8
+    ``(V,)`` says which (indices into ``VIEW_NAMES``);
     ``width``/``height`` are the decoded (upright, shrunk) size in pixels.
     """
 
     rows: np.ndarray
+    view_ids: np.ndarray
     width: int
     height: int
 
@@ -125,25 +139,41 @@ def _reason(exc: pyvips.Error) -> str:
 def area_resize(grey: np.ndarray, out_h: int, out_w: int) -> np.ndarray:
     """Area-average ``grey`` (H, W) to float32 ``(out_h, out_w)``.
 
-    Exact box averaging with fractional pixel weights, as two small matrix
-    products; stable under the tiny shifts a recompression causes.
+    Exact box averaging with fractional pixel edges, one axis at a time, from
+    cumulative sums (the integral of a pixel grid is linear inside each pixel).
+    Stable under the tiny shifts a recompression causes, and free of BLAS
+    calls, whose thread pools stall on small matrices when the cores are busy.
     """
-    rows = _area_weights(grey.shape[0], out_h)
-    cols = _area_weights(grey.shape[1], out_w)
-    return (rows @ grey.astype(np.float32) @ cols.T).astype(np.float32)
+    return _area_axis(_area_axis(np.asarray(grey, dtype=np.float64), out_h, 0), out_w, 1).astype(
+        np.float32
+    )
+
+
+def _area_axis(a: np.ndarray, n_out: int, axis: int) -> np.ndarray:
+    n_in = a.shape[axis]
+    if n_in == n_out:
+        return a
+    cum = np.concatenate(
+        [np.zeros_like(a.take([0], axis=axis)), np.cumsum(a, axis=axis)], axis=axis
+    )
+    lo, frac, width = _area_edges(n_in, n_out)
+    shape = [1] * a.ndim
+    shape[axis] = n_out + 1
+    # Integral up to each edge: whole pixels, plus the covered part of the next one.
+    nxt = np.minimum(lo + 1, n_in)
+    at_edges = cum.take(lo, axis=axis) + frac.reshape(shape) * (
+        cum.take(nxt, axis=axis) - cum.take(lo, axis=axis)
+    )
+    shape[axis] = n_out
+    return np.diff(at_edges, axis=axis) / width.reshape(shape)
 
 
 @functools.lru_cache(maxsize=1024)
-def _area_weights(n_in: int, n_out: int) -> np.ndarray:
-    # Cached: the same few sizes recur for every image (returned read-only).
+def _area_edges(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    # Cached: the same few sizes recur for every image.
     edges = np.linspace(0.0, n_in, n_out + 1)
-    starts = np.arange(n_in, dtype=np.float64)
-    lo = np.maximum(edges[:-1, None], starts[None, :])
-    hi = np.minimum(edges[1:, None], starts[None, :] + 1)
-    weights = np.clip(hi - lo, 0.0, None)
-    out = (weights / weights.sum(axis=1, keepdims=True)).astype(np.float32)
-    out.flags.writeable = False
-    return out
+    lo = np.minimum(np.floor(edges).astype(np.intp), n_in)
+    return lo, edges - lo, np.diff(edges)
 
 
 def dhash_words(view: np.ndarray) -> np.ndarray:
@@ -159,51 +189,52 @@ def _pack(bits: np.ndarray) -> np.uint64:
     return np.frombuffer(packed.tobytes(), dtype=">u8")[0].astype(np.uint64)
 
 
-def crop_views(grey: np.ndarray, album: bool) -> list[np.ndarray]:
-    """The views of a decoded frame, in ``VIEW_NAMES`` order (see module doc)."""
-    views = [grey]
+def crop_views(grey: np.ndarray, album: bool) -> list[tuple[int, np.ndarray]]:
+    """The views of a decoded frame as ``(index into VIEW_NAMES, pixels)`` (see module doc)."""
+    views = [(0, grey)]
     if not album:
         return views
     h, w = grey.shape
     side = min(h, w)
-    if max(h, w) - side < 2:
-        return views
-    if w > h:
-        views += [
-            grey[:, (w - side) // 2 : (w - side) // 2 + side],
-            grey[:, :side],
-            grey[:, w - side :],
-        ]
-        wide = round(h * 4 / 3)
-        if w > wide * 1.03:
-            views.append(grey[:, (w - wide) // 2 : (w - wide) // 2 + wide])
-    else:
-        views += [
-            grey[(h - side) // 2 : (h - side) // 2 + side, :],
-            grey[:side, :],
-            grey[h - side :, :],
-        ]
-        tall = round(w * 4 / 3)
-        if h > tall * 1.03:
-            views.append(grey[(h - tall) // 2 : (h - tall) // 2 + tall, :])
+    if max(h, w) - side >= 2:
+        if w > h:
+            x = (w - side) // 2
+            views += [(1, grey[:, x : x + side]), (2, grey[:, :side]), (3, grey[:, w - side :])]
+            wide = round(h * 4 / 3)
+            if w > wide * 1.03:
+                views.append((4, grey[:, (w - wide) // 2 : (w - wide) // 2 + wide]))
+        else:
+            y = (h - side) // 2
+            views += [(1, grey[y : y + side, :]), (2, grey[:side, :]), (3, grey[h - side :, :])]
+            tall = round(w * 4 / 3)
+            if h > tall * 1.03:
+                views.append((4, grey[(h - tall) // 2 : (h - tall) // 2 + tall, :]))
+    # Inner windows: a thumbnail cropped off-centre by 5-20% lands near one of them.
+    ih, iw = round(h * INNER), round(w * INNER)
+    for view, (top, left) in enumerate(
+        [((h - ih) // 2, (w - iw) // 2), (0, 0), (0, w - iw), (h - ih, 0), (h - ih, w - iw)], 5
+    ):
+        views.append((view, grey[top : top + ih, left : left + iw]))
     return views
 
 
-def trim_border(grey: np.ndarray, tolerance: float = 6.0) -> np.ndarray:
+def trim_border(grey: np.ndarray, tolerance: float = 12.0) -> np.ndarray:
     """Strip a uniform frame that a web service added around a thumbnail.
 
     Only a frame on all four sides, of one colour, is taken for one (a photo
-    with plain sky at the top keeps its sky); at most a quarter of each side goes.
+    with plain sky at the top keeps its sky); at most a quarter of each side
+    goes. A line belongs to the frame when nearly all its pixels are within
+    ``tolerance`` of the frame colour (JPEG ringing spoils a few).
     """
     g = grey.astype(np.float32)
     edges = [g[0], g[-1], g[:, 0], g[:, -1]]
     ref = float(np.median(np.concatenate(edges)))
-    if any(float(np.abs(e - ref).max()) > tolerance for e in edges):
-        return grey
 
     def flat(line: np.ndarray) -> bool:
-        return float(np.abs(line - ref).max()) <= tolerance
+        return float(np.mean(np.abs(line - ref) <= tolerance)) >= 0.95
 
+    if not all(flat(e) for e in edges):
+        return grey
     top, bottom, left, right = 0, grey.shape[0], 0, grey.shape[1]
     limit_y, limit_x = grey.shape[0] // 4, grey.shape[1] // 4
     while top < limit_y and flat(g[top, left:right]):
@@ -225,8 +256,9 @@ def hash_grey(grey: np.ndarray, album: bool) -> ImageHashes:
     if not album:
         grey = trim_border(grey)
     views = crop_views(grey, album)
-    rows = np.stack([dhash_words(v) for v in views])
-    return ImageHashes(rows=rows, width=grey.shape[1], height=grey.shape[0])
+    rows = np.stack([dhash_words(v) for _, v in views])
+    view_ids = np.array([i for i, _ in views], dtype=np.uint8)
+    return ImageHashes(rows=rows, view_ids=view_ids, width=grey.shape[1], height=grey.shape[0])
 
 
 def hash_file(path: str, album: bool = True) -> ImageHashes:

@@ -28,7 +28,7 @@ from tqdm import tqdm
 from . import hashing
 from .errors import AlbumIndexError, DecodeError, UsageError
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 BATCH_SIZE = 128
 #: Folders never descended into: hidden folders and NAS thumbnail caches hold
 #: thumbnails of the album's own photos, which would shadow the originals.
@@ -45,7 +45,7 @@ CREATE TABLE IF NOT EXISTS files (
     error TEXT,
     width INTEGER,
     height INTEGER,
-    views INTEGER,
+    view_ids BLOB,
     hashes BLOB
 );
 """
@@ -242,7 +242,7 @@ class AlbumIndex:
                 with self._db:
                     self._db.executemany(
                         "INSERT OR REPLACE INTO files (path, size, mtime_ns, status, error, width,"
-                        " height, views, hashes) VALUES (?,?,?,?,?,?,?,?,?)",
+                        " height, view_ids, hashes) VALUES (?,?,?,?,?,?,?,?,?)",
                         batch,
                     )
                 report.decoded += len(batch)
@@ -278,7 +278,7 @@ class AlbumIndex:
             None,
             hashes.width,
             hashes.height,
-            hashes.rows.shape[0],
+            hashes.view_ids.tobytes(),
             rows,
         )
 
@@ -291,20 +291,22 @@ class AlbumIndex:
 
     def load(self) -> AlbumArrays:
         """Load every hashed file's view rows into contiguous arrays for the kernel."""
-        ids, paths, counts, blobs = [], [], [], []
-        for file_id, path, views, blob in self._db.execute(
-            "SELECT id, path, views, hashes FROM files WHERE status = 'ok' ORDER BY path"
+        ids: list[int] = []
+        paths: list[str] = []
+        views: list[bytes] = []
+        blobs: list[bytes] = []
+        for file_id, path, view_ids, blob in self._db.execute(
+            "SELECT id, path, view_ids, hashes FROM files WHERE status = 'ok' ORDER BY path"
         ):
             ids.append(file_id)
             paths.append(os.path.join(self.root, os.fsdecode(path)))
-            counts.append(views)
+            views.append(view_ids)
             blobs.append(blob)
-        counts_arr = np.asarray(counts, dtype=np.int64)
+        row_view = np.frombuffer(b"".join(views), dtype=np.uint8)
+        counts = np.fromiter((len(v) for v in views), dtype=np.int64, count=len(views))
         hashes = np.frombuffer(b"".join(blobs), dtype="<u8").astype(np.uint64, copy=False)
         hashes = np.ascontiguousarray(hashes.reshape(-1, hashing.WORDS))
-        row_file = np.repeat(np.arange(len(paths), dtype=np.int32), counts_arr)
-        starts = np.cumsum(counts_arr) - counts_arr
-        row_view = (np.arange(len(row_file)) - np.repeat(starts, counts_arr)).astype(np.uint8)
+        row_file = np.repeat(np.arange(len(paths), dtype=np.int32), counts)
         return AlbumArrays(
             root=self.root,
             paths=paths,

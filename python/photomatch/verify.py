@@ -35,6 +35,8 @@ _FINE_RADIUS = 3
 #: An alignment is canonical when the full-size window at a canonical position
 #: scores within this of the best window found anywhere.
 CANONICAL_SLACK = 0.003
+#: Grey-level standard deviation below which a picture has too little detail to compare.
+MIN_STD = 2.0
 
 
 @dataclass(frozen=True)
@@ -72,32 +74,54 @@ def fit_candidate(candidate: np.ndarray, query: np.ndarray) -> np.ndarray:
     return area_resize(candidate, max(qh, round(h * r)), max(qw, round(w * r)))
 
 
-def _ncc_map(
-    image: np.ndarray, template: np.ndarray, spectrum: np.ndarray | None = None
-) -> np.ndarray:
-    """NCC of ``template`` at every position inside ``image`` (valid positions only).
+class _Surface:
+    """A candidate image prepared for many NCC evaluations: integral images of
+    its values and squares (window sums in O(1)) and, for full scans, its spectrum."""
 
-    The correlation is computed with FFTs when ``spectrum`` (``rfft2`` of
-    ``image``) is given, directly otherwise; small regions are faster directly.
-    """
-    th, tw = template.shape
-    t = template - template.mean()
-    t_norm = float(np.sqrt((t * t).sum()))
-    if spectrum is None:
-        num = np.einsum("ijkl,kl->ij", sliding_window_view(image, (th, tw)), t, optimize=True)
-    else:
-        # Circular correlation; positions that would wrap are outside the valid area.
-        full = np.fft.irfft2(spectrum * np.conj(np.fft.rfft2(t, s=image.shape)), s=image.shape)
-        num = full[: image.shape[0] - th + 1, : image.shape[1] - tw + 1]
-    s1 = _box_sums(image, th, tw)
-    s2 = _box_sums(image * image, th, tw)
-    var = np.maximum(s2 - s1 * s1 / (th * tw), 1e-6)
-    return num / (np.sqrt(var) * max(t_norm, 1e-6))
+    def __init__(self, image: np.ndarray, spectrum: bool) -> None:
+        self.image = image
+        f = image.astype(np.float64)
+        self.ii = np.pad(f.cumsum(0).cumsum(1), ((1, 0), (1, 0)))
+        self.ii2 = np.pad((f * f).cumsum(0).cumsum(1), ((1, 0), (1, 0)))
+        self.spectrum = np.fft.rfft2(image) if spectrum else None
+
+    def ncc(
+        self, template: np.ndarray, ys: slice | None = None, xs: slice | None = None
+    ) -> np.ndarray:
+        """NCC of ``template`` at top-left positions ``ys`` x ``xs`` (default: all valid).
+
+        The correlation uses FFTs over the whole image, or direct sums over a
+        small region of positions. A window flatter than ``MIN_STD`` grey levels
+        counts as uncorrelated.
+        """
+        th, tw = template.shape
+        h, w = self.image.shape
+        ys = ys or slice(0, h - th + 1)
+        xs = xs or slice(0, w - tw + 1)
+        n = th * tw
+        t = template - template.mean()
+        t_norm = max(float(np.sqrt((t * t).sum())), MIN_STD * np.sqrt(n))
+        if self.spectrum is not None and ys == slice(0, h - th + 1) and xs == slice(0, w - tw + 1):
+            # Circular correlation; positions that would wrap lie outside the valid area.
+            full = np.fft.irfft2(self.spectrum * np.conj(np.fft.rfft2(t, s=(h, w))), s=(h, w))
+            num = full[ys, xs]
+        else:
+            region = self.image[ys.start : ys.stop + th - 1, xs.start : xs.stop + tw - 1]
+            num = np.einsum("ijkl,kl->ij", sliding_window_view(region, (th, tw)), t)
+        s1 = _window_sums(self.ii, ys, xs, th, tw)
+        s2 = _window_sums(self.ii2, ys, xs, th, tw)
+        var = np.maximum(s2 - s1 * s1 / n, MIN_STD * MIN_STD * n)
+        return np.clip(num / (np.sqrt(var) * t_norm), -1.0, 1.0)
 
 
-def _box_sums(image: np.ndarray, th: int, tw: int) -> np.ndarray:
-    ii = np.pad(image.astype(np.float64).cumsum(0).cumsum(1), ((1, 0), (1, 0)))
-    return ii[th:, tw:] - ii[:-th, tw:] - ii[th:, :-tw] + ii[:-th, :-tw]
+def _window_sums(ii: np.ndarray, ys: slice, xs: slice, th: int, tw: int) -> np.ndarray:
+    y0, y1, x0, x1 = ys.start, ys.stop, xs.start, xs.stop
+    return (
+        ii[y0 + th : y1 + th, x0 + tw : x1 + tw]
+        - ii[y0:y1, x0 + tw : x1 + tw]
+        - ii[y0 + th : y1 + th, x0:x1]
+        + ii[y0:y1, x0:x1]
+    )
 
 
 def _scaled(query: np.ndarray, scale: float) -> np.ndarray:
@@ -107,25 +131,29 @@ def _scaled(query: np.ndarray, scale: float) -> np.ndarray:
 
 def align(query: np.ndarray, candidate: np.ndarray) -> Alignment:
     """Locate ``query`` (from ``prepare_query``) inside ``candidate`` (grey, any size)."""
+    if float(query.std()) < MIN_STD:
+        # A blank thumbnail matches everything equally: nothing to locate.
+        return Alignment(ncc=0.0, scale=1.0, x=0.0, y=0.0, canonical=False, offset=0.0)
     cand = fit_candidate(candidate.astype(np.float32), query)
     # Coarse: everything at half size.
     q2 = area_resize(query, max(4, query.shape[0] // 2), max(4, query.shape[1] // 2))
     c2 = area_resize(
         cand, max(q2.shape[0], cand.shape[0] // 2), max(q2.shape[1], cand.shape[1] // 2)
     )
-    spectrum = np.fft.rfft2(c2)
+    coarse = _Surface(c2, spectrum=True)
     best = (-2.0, 1.0, 0, 0)
     scale = 1.0
     while scale >= MIN_SCALE - 1e-9:
         t = _scaled(q2, scale)
         if t.shape[0] <= c2.shape[0] and t.shape[1] <= c2.shape[1]:
-            m = _ncc_map(c2, t, spectrum)
+            m = coarse.ncc(t)
             y, x = np.unravel_index(int(np.argmax(m)), m.shape)
             if m[y, x] > best[0]:
                 best = (float(m[y, x]), scale, int(y), int(x))
         scale -= _COARSE_STEP
     # Fine: full size, around the coarse hypothesis.
     _, s0, y0, x0 = best
+    surface = _Surface(cand, spectrum=False)
     fine = (-2.0, 1.0, 0.0, 0.0)
     for scale in np.arange(s0 - _COARSE_STEP, s0 + _COARSE_STEP + 1e-9, _FINE_STEP):
         if scale > 1.0 + 1e-9 or scale < MIN_SCALE - 0.05:
@@ -140,10 +168,9 @@ def align(query: np.ndarray, candidate: np.ndarray) -> Alignment:
         xs = slice(
             max(0, 2 * x0 - _FINE_RADIUS), min(cand.shape[1] - tw, 2 * x0 + _FINE_RADIUS) + 1
         )
-        region = cand[ys.start : ys.stop + th - 1, xs.start : xs.stop + tw - 1]
-        if region.shape[0] < th or region.shape[1] < tw:
+        if ys.stop <= ys.start or xs.stop <= xs.start:
             continue
-        m = _ncc_map(region, t)
+        m = surface.ncc(t, ys, xs)
         y, x = np.unravel_index(int(np.argmax(m)), m.shape)
         if m[y, x] > fine[0]:
             fy = ys.start + y + _subpixel(m[:, x], y)
@@ -168,13 +195,14 @@ def _canonical_ncc(cand: np.ndarray, query: np.ndarray) -> float:
     ys = {0, span_y // 2, (span_y + 1) // 2, span_y}
     xs = {0, span_x // 2, (span_x + 1) // 2, span_x}
     t = query - query.mean()
-    t_norm = float(np.sqrt((t * t).sum())) or 1e-6
+    floor = MIN_STD * np.sqrt(t.size)
+    t_norm = max(float(np.sqrt((t * t).sum())), floor)
     best = -1.0
     for y in ys:
         for x in xs:
             w = cand[y : y + qh, x : x + qw]
             w = w - w.mean()
-            w_norm = float(np.sqrt((w * w).sum())) or 1e-6
+            w_norm = max(float(np.sqrt((w * w).sum())), floor)
             best = max(best, float((w * t).sum()) / (w_norm * t_norm))
     return best
 
