@@ -10,15 +10,27 @@ from __future__ import annotations
 import json
 import os
 import sys
+import webbrowser
 
 import click
 
-from . import api, demo
+from . import api, demo, review
 from . import export as export_mod
 from .errors import PhotomatchError, UsageError
 from .index import IndexReport
 from .matching import Policy
-from .results import AMBIGUOUS, MATCHED, UNMATCHED, MatchRun, read_json, results_paths
+from .results import (
+    AMBIGUOUS,
+    MATCHED,
+    UNMATCHED,
+    Decision,
+    MatchRun,
+    check_decisions,
+    decisions_path,
+    read_decisions,
+    read_json,
+    results_paths,
+)
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_REVIEW = 0, 1, 2, 3
 _SHOWN_SKIPS = 8
@@ -79,7 +91,13 @@ def index_cmd(
     default="photomatch-results",
     show_default=True,
     type=click.Path(file_okay=False),
-    help="Folder for matches.csv and matches.json.",
+    help="Folder for matches.csv, matches.json and review.html.",
+)
+@click.option(
+    "--prefer",
+    metavar="PATTERN",
+    help="Glob on album paths naming a variant group's primary, e.g. '*/edited/*' "
+    "(default: the oldest file of the group).",
 )
 @index_option
 @rebuild_option
@@ -90,6 +108,7 @@ def match_cmd(
     album: str,
     thumbs: tuple[str, ...],
     out: str,
+    prefer: str | None,
     index_path: str | None,
     rebuild: bool,
     jobs: int | None,
@@ -98,13 +117,22 @@ def match_cmd(
 ) -> None:
     """Match the thumbnails in each THUMBS folder (one set per folder) against ALBUM."""
     run, report = api.match_album(
-        album, thumbs, out, index_path, Policy(), rebuild=rebuild, progress=not quiet, jobs=jobs
+        album,
+        thumbs,
+        out,
+        index_path,
+        Policy(prefer=prefer),
+        rebuild=rebuild,
+        progress=not quiet,
+        jobs=jobs,
     )
+    page = _write_review(run, out, jobs=jobs, quiet=quiet)
     if as_json:
         _print_json(
             {
                 "index": _index_dict(report),
                 "out": os.path.abspath(out),
+                "review": os.path.abspath(page),
                 "summary": run.count_by_set(),
                 "skipped_queries": len(run.skipped_queries),
                 "needs_review": run.needs_review(),
@@ -113,6 +141,46 @@ def match_cmd(
     else:
         _print_match_summary(run, report, out)
     sys.exit(EXIT_REVIEW if run.needs_review() else EXIT_OK)
+
+
+@cli.command("review")
+@click.argument("results_dir", metavar="DIR", type=click.Path(file_okay=False))
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=0,
+    show_default=True,
+    help="Port on 127.0.0.1 (0: any free port).",
+)
+@click.option("--no-browser", is_flag=True, help="Print the page's address; do not open it.")
+@jobs_option
+@quiet_option
+def review_cmd(
+    results_dir: str, port: int, no_browser: bool, jobs: int | None, quiet: bool
+) -> None:
+    """Open the review page of DIR (written by match) and save your picks to DIR/decisions.json.
+
+    Serves the page on 127.0.0.1 with a secret address until Ctrl-C; every pick
+    is saved at once. Opened as a plain file, the page offers a download instead.
+    """
+    from .review_server import ReviewServer
+
+    run = _read_results(results_dir)
+    decisions = _load_decisions(results_dir, run, strict=False)
+    page = _write_review(run, results_dir, decisions, jobs=jobs, quiet=quiet)
+    try:
+        server = ReviewServer(results_dir, run, decisions, port=port, log=not quiet)
+    except OSError as exc:
+        raise UsageError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}") from None
+    with server:
+        click.echo(f"review page: {server.url}")
+        click.echo(f"(also as a file: {os.path.abspath(page)}; stop with Ctrl-C)", err=True)
+        if not no_browser:
+            webbrowser.open(server.url)
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            click.echo("review server stopped", err=True)
 
 
 @cli.command("export")
@@ -126,14 +194,43 @@ def match_cmd(
 )
 @click.option("--mode", type=click.Choice(export_mod.MODES), default="copy", show_default=True)
 @click.option("--dry-run", is_flag=True, help="Show what would be exported; write nothing.")
+@click.option(
+    "--variants",
+    is_flag=True,
+    help="Also export the other files of each original's variant group to DEST/<set>/variants/.",
+)
+@click.option(
+    "--verify", is_flag=True, help="Read every copy back and compare its SHA-256 with the original."
+)
 @json_option
 @quiet_option
 def export_cmd(
-    results_dir: str, dest: str, mode: str, dry_run: bool, as_json: bool, quiet: bool
+    results_dir: str,
+    dest: str,
+    mode: str,
+    dry_run: bool,
+    variants: bool,
+    verify: bool,
+    as_json: bool,
+    quiet: bool,
 ) -> None:
-    """Copy the matched originals of each set in DIR (written by match) into DEST/<set>/."""
+    """Copy the chosen originals of each set in DIR (written by match) into DEST/<set>/.
+
+    The chosen original is the one picked in DIR/decisions.json (photomatch review),
+    else photomatch's match; "none of these", ambiguous and unmatched export nothing.
+    """
     run = _read_results(results_dir)
-    items = export_mod.export_originals(run, dest, mode=mode, dry_run=dry_run, progress=not quiet)
+    decisions = _load_decisions(results_dir, run, strict=True)
+    items = export_mod.export_originals(
+        run,
+        dest,
+        mode=mode,
+        dry_run=dry_run,
+        progress=not quiet,
+        decisions=decisions,
+        verify=verify,
+        variants=variants,
+    )
     counts: dict[str, int] = {}
     for it in items:
         counts[it.status] = counts.get(it.status, 0) + 1
@@ -142,11 +239,14 @@ def export_cmd(
             {
                 "dest": os.path.abspath(dest),
                 "dry_run": dry_run,
+                "decisions": len(decisions),
                 "counts": counts,
                 "files": [it.__dict__ for it in items],
             }
         )
         return
+    if decisions:
+        click.echo(f"following {len(decisions)} decision(s) from {decisions_path(results_dir)}")
     if dry_run:
         for it in items:
             click.echo(f"{it.status:8} {it.source} -> {it.destination}")
@@ -174,6 +274,7 @@ def demo_cmd(folder: str, quiet: bool) -> None:
         index_path=os.path.join(folder, "index.sqlite"),
         progress=not quiet,
     )
+    _write_review(run, out, quiet=quiet)
     _print_match_summary(run, report, out)
     items = export_mod.export_originals(run, os.path.join(folder, "export"), progress=not quiet)
     click.echo(
@@ -184,6 +285,7 @@ def demo_cmd(folder: str, quiet: bool) -> None:
         f"  the album       {os.path.abspath(layout.album)}\n"
         f"  the thumbnails  {', '.join(os.path.abspath(s) for s in layout.thumb_sets)}\n"
         f"  the answers     {os.path.abspath(results_paths(out)[0])}\n"
+        f"  the review page {os.path.abspath(os.path.join(out, review.REVIEW_NAME))}\n"
         "Then try your own: photomatch match ALBUM THUMBS... --out DIR"
     )
 
@@ -196,6 +298,47 @@ def _read_results(results_dir: str) -> MatchRun:
         return read_json(path)
     except (ValueError, KeyError, TypeError) as exc:
         raise PhotomatchError(f"cannot read {path}: {exc}") from None
+
+
+def _load_decisions(
+    results_dir: str, run: MatchRun, strict: bool
+) -> dict[tuple[str, str], Decision]:
+    """``DIR/decisions.json`` checked against ``run``.
+
+    Strict (export): any decision that does not fit the results is an error,
+    never silently dropped. Otherwise (review): those are dropped with a warning.
+    """
+    path = decisions_path(results_dir)
+    try:
+        valid, problems = check_decisions(run, read_decisions(path).values())
+    except ValueError as exc:
+        raise PhotomatchError(f"cannot read decisions: {exc}") from None
+    if problems and strict:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise PhotomatchError(
+            f"{path} does not fit matches.json: {problems[0]}{more}; "
+            "run 'photomatch review' again or remove decisions.json"
+        )
+    for problem in problems:
+        click.echo(f"photomatch: warning: ignoring a decision: {problem}", err=True)
+    return valid
+
+
+def _write_review(
+    run: MatchRun,
+    out: str,
+    decisions: dict[tuple[str, str], Decision] | None = None,
+    jobs: int | None = None,
+    quiet: bool = False,
+) -> str:
+    if decisions is None:
+        decisions = _load_decisions(out, run, strict=False)
+    try:
+        return review.write_review(run, out, decisions, jobs=jobs, progress=not quiet)
+    except OSError as exc:
+        raise PhotomatchError(
+            f"cannot write the review page in {out}: {exc.strerror or exc}"
+        ) from None
 
 
 def _index_dict(report: IndexReport) -> dict:
@@ -246,10 +389,14 @@ def _print_match_summary(run: MatchRun, report: IndexReport, out: str) -> None:
     _echo_skips("unreadable thumbnails", [(s.path, s.reason) for s in run.skipped_queries])
     _echo_skips("unreadable album files", [(s.path, s.reason) for s in run.skipped_album])
     csv_path, json_path = results_paths(out)
-    click.echo(f"\nwrote {csv_path} and {json_path}")
-    review = totals[1] + totals[2] + totals[3]
-    if review:
-        click.echo(f"{review} thumbnail(s) need review (ambiguous, unmatched or unreadable)")
+    page = os.path.join(out, review.REVIEW_NAME)
+    click.echo(f"\nwrote {csv_path}, {json_path} and {page}")
+    doubtful = totals[1] + totals[2] + totals[3]
+    if doubtful:
+        click.echo(
+            f"{doubtful} thumbnail(s) need review (ambiguous, unmatched or unreadable): "
+            f"photomatch review {out}"
+        )
 
 
 def _echo_skips(title: str, skips: list[tuple[str, str]]) -> None:

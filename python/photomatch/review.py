@@ -1,0 +1,334 @@
+"""The review page: ``DIR/review.html`` and its small previews in ``DIR/previews/``.
+
+One row per thumbnail, the thumbnail beside its candidates, the doubtful ones
+(ambiguous, unmatched, unreadable) first. The page is a single HTML file with
+its script and style inline; the only other files it loads are the previews,
+JPEGs of at most ``PREVIEW_SIZE`` px that photomatch makes with pyvips (the
+originals are never inlined or linked). It makes no network request: it works
+from ``file://``, and served by ``photomatch review`` (see ``review_server``)
+it talks only to that server, to save decisions.
+
+Safety: the results travel to the script as JSON inside
+``<script type="application/json">`` with ``<``, ``>`` and ``&`` escaped, and
+the script renders every name with ``textContent``. A Content-Security-Policy
+allows only that one inline script (by hash) and same-origin images, so even a
+mistake in escaping could not run a file name as code.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import json
+import os
+import re
+import sys
+import tempfile
+from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from importlib import resources
+
+import pyvips
+from tqdm import tqdm
+
+from .errors import UsageError
+from .index import is_inside
+from .results import (
+    AMBIGUOUS,
+    MATCHED,
+    UNMATCHED,
+    Decision,
+    MatchRun,
+    decisions_dict,
+)
+
+REVIEW_NAME = "review.html"
+PREVIEWS_DIR = "previews"
+#: Long edge of a preview, in pixels: the page shows them at about half that,
+#: so they stay sharp on high-density screens and in the zoom.
+PREVIEW_SIZE = 320
+PREVIEW_QUALITY = 80
+#: Part of every preview's name: bump it when previews are made differently.
+PREVIEW_VERSION = 1
+UNREADABLE = "unreadable"
+#: Rows needing a person come first.
+_STATUS_ORDER = {AMBIGUOUS: 0, UNMATCHED: 1, UNREADABLE: 2, MATCHED: 3}
+_PREVIEW_RE = re.compile(r"^[0-9a-f]{32}\.jpg$")
+_DATA_ID = "photomatch-data"
+
+
+def preview_key(path: str) -> str | None:
+    """The preview file name for ``path``, from its path, size and mtime; None if unreadable."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    ident = b"\0".join(
+        [
+            str(PREVIEW_VERSION).encode(),
+            os.fsencode(os.path.abspath(path)),
+            str(st.st_size).encode(),
+            str(st.st_mtime_ns).encode(),
+        ]
+    )
+    return hashlib.sha256(ident).hexdigest()[:32] + ".jpg"
+
+
+def make_preview(source: str, target: str) -> None:
+    """Write a JPEG preview of ``source`` (upright, at most ``PREVIEW_SIZE`` px) to ``target``.
+
+    Written under a temporary name then renamed, so an interrupted run never
+    leaves a truncated preview that a later run would take as done.
+    """
+    image = pyvips.Image.thumbnail(source, PREVIEW_SIZE, height=PREVIEW_SIZE, size="down")
+    if image.hasalpha():
+        image = image.flatten(background=255)
+    image = image.colourspace("srgb")
+    fd, tmp = tempfile.mkstemp(prefix=".preview-", suffix=".jpg", dir=os.path.dirname(target))
+    os.close(fd)
+    try:
+        image.jpegsave(tmp, Q=PREVIEW_QUALITY, keep="none")
+        os.replace(tmp, target)
+    finally:
+        if os.path.lexists(tmp):
+            os.remove(tmp)
+
+
+def make_previews(
+    paths: Iterable[str], out_dir: str, jobs: int | None = None, progress: bool = True
+) -> dict[str, str | None]:
+    """Previews of ``paths`` in ``out_dir/previews``: ``{path: "previews/NAME.jpg" or None}``.
+
+    Existing previews are reused (the name changes when the file does); a file
+    that cannot be read or decoded gets None and the page says so. Previews no
+    longer used are removed.
+    """
+    folder = os.path.join(out_dir, PREVIEWS_DIR)
+    os.makedirs(folder, exist_ok=True)
+    unique = list(dict.fromkeys(paths))
+    keys = {p: preview_key(p) for p in unique}
+    todo = [
+        p for p, k in keys.items() if k is not None and not os.path.isfile(os.path.join(folder, k))
+    ]
+
+    def one(path: str) -> tuple[str, bool]:
+        try:
+            make_preview(path, os.path.join(folder, keys[path] or ""))
+        except (pyvips.Error, OSError):
+            return path, False
+        return path, True
+
+    failed: set[str] = set()
+    with (
+        ThreadPoolExecutor(max_workers=jobs or os.cpu_count() or 1) as pool,
+        tqdm(
+            total=len(todo),
+            unit="img",
+            desc="previews",
+            file=sys.stderr,
+            disable=not progress or not todo,
+            dynamic_ncols=True,
+        ) as bar,
+    ):
+        for path, ok in pool.map(one, todo):
+            if not ok:
+                failed.add(path)
+            bar.update(1)
+    used = {k for p, k in keys.items() if k is not None and p not in failed}
+    for name in os.listdir(folder):
+        if _PREVIEW_RE.match(name) and name not in used:
+            try:
+                os.remove(os.path.join(folder, name))
+            except OSError:
+                pass
+    return {
+        p: (f"{PREVIEWS_DIR}/{k}" if k is not None and p not in failed else None)
+        for p, k in keys.items()
+    }
+
+
+def _set_of(path: str, run: MatchRun) -> str:
+    best = ""
+    for info in run.sets:
+        if path.startswith(info.folder + os.sep) and len(info.folder) > len(best):
+            best = info.folder
+    return next((s.name for s in run.sets if s.folder == best), "")
+
+
+def _rel(path: str, folder: str) -> str:
+    if folder and path.startswith(folder.rstrip(os.sep) + os.sep):
+        return path[len(folder.rstrip(os.sep)) + 1 :]
+    return path
+
+
+def page_data(
+    run: MatchRun,
+    previews: Mapping[str, str | None],
+    decisions: Mapping[tuple[str, str], Decision] | None = None,
+    title: str = "",
+) -> dict:
+    """What the page's script renders: the rows (sorted, doubtful first) and the decisions."""
+    folders = {s.name: s.folder for s in run.sets}
+    rows = []
+    for r in run.results:
+        rows.append(
+            {
+                "set": r.set,
+                "query": r.query,
+                "name": _rel(r.query, folders.get(r.set, "")),
+                "status": r.status,
+                "match": r.match,
+                "distance": r.distance,
+                "score": r.score,
+                "note": r.note,
+                "reason": None,
+                "preview": previews.get(r.query),
+                "candidates": [
+                    {
+                        "path": c.path,
+                        "rel": _rel(c.path, run.album),
+                        "distance": c.distance,
+                        "view": c.view,
+                        "score": c.score,
+                        "variants": [_rel(v, run.album) for v in c.variants],
+                        "preview": previews.get(c.path),
+                    }
+                    for c in r.candidates
+                ],
+            }
+        )
+    for s in run.skipped_queries:
+        set_name = _set_of(s.path, run)
+        rows.append(
+            {
+                "set": set_name,
+                "query": s.path,
+                "name": _rel(s.path, folders.get(set_name, "")),
+                "status": UNREADABLE,
+                "match": None,
+                "distance": None,
+                "score": None,
+                "note": "",
+                "reason": s.reason,
+                "preview": None,
+                "candidates": [],
+            }
+        )
+    set_order = {s.name: i for i, s in enumerate(run.sets)}
+    rows.sort(
+        key=lambda row: (
+            _STATUS_ORDER.get(row["status"], 9),
+            set_order.get(row["set"], len(set_order)),
+            row["query"],
+        )
+    )
+    return {
+        "version": 1,
+        "title": title,
+        "album": run.album,
+        "sets": [s.name for s in run.sets],
+        "statuses": [AMBIGUOUS, UNMATCHED, UNREADABLE, MATCHED],
+        "rows": rows,
+        "decisions": decisions_dict(decisions or {})["decisions"],
+    }
+
+
+def script_json(data: object) -> str:
+    """``data`` as JSON that is safe between ``<script type="application/json">`` tags.
+
+    ``<`` ``>`` ``&`` become ``\\u003c`` ``\\u003e`` ``\\u0026`` (the same string
+    to ``JSON.parse``), so no name can close the element or open a comment.
+    Non-ASCII and undecodable (surrogate-escaped) characters are escaped too.
+    """
+    text = json.dumps(data, ensure_ascii=True, separators=(",", ":"))
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def _asset(name: str) -> str:
+    return (resources.files("photomatch") / "review_assets" / name).read_text(encoding="utf-8")
+
+
+def _csp_hash(text: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
+
+
+def content_security_policy(script: str, style: str) -> str:
+    """The page's policy: nothing from anywhere but its own inline code, previews and server."""
+    return (
+        "default-src 'none'; "
+        f"script-src {_csp_hash(script)}; "
+        f"style-src {_csp_hash(style)}; "
+        "img-src 'self' data:; "
+        "connect-src 'self'; "
+        "base-uri 'none'; form-action 'none'; object-src 'none'"
+    )
+
+
+def render_page(data: Mapping) -> str:
+    """The review page's HTML for ``page_data(...)``."""
+    script = _asset("review.js")
+    style = _asset("review.css")
+    body = _asset("review.html")
+    title = html.escape(str(data.get("title") or "results"), quote=True)
+    csp = html.escape(content_security_policy(script, style), quote=True)
+    head = (
+        "<!doctype html>\n"
+        '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f'<meta http-equiv="Content-Security-Policy" content="{csp}">\n'
+        '<meta name="referrer" content="no-referrer">\n'
+        '<link rel="icon" href="data:,">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>photomatch review: {title}</title>\n"
+        f"<style>{style}</style>\n</head>\n"
+    )
+    return (
+        head
+        + "<body>\n"
+        + body
+        + f'<script type="application/json" id="{_DATA_ID}">{script_json(data)}</script>\n'
+        + f"<script>{script}</script>\n</body>\n</html>\n"
+    )
+
+
+def write_review(
+    run: MatchRun,
+    out_dir: str,
+    decisions: Mapping[tuple[str, str], Decision] | None = None,
+    jobs: int | None = None,
+    progress: bool = True,
+) -> str:
+    """Make the previews and write ``out_dir/review.html``; returns the page's path.
+
+    ``UsageError`` when ``out_dir`` is inside the album: nothing is ever written
+    next to the originals.
+    """
+    if is_inside(out_dir, run.album):
+        raise UsageError(f"results folder is inside the album: {out_dir}")
+    paths = [r.query for r in run.results]
+    paths += [c.path for r in run.results for c in r.candidates]
+    previews = make_previews(paths, out_dir, jobs=jobs, progress=progress)
+    data = page_data(run, previews, decisions, title=os.path.abspath(out_dir))
+    page = os.path.join(out_dir, REVIEW_NAME)
+    fd, tmp = tempfile.mkstemp(prefix=".review-", suffix=".html", dir=out_dir)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(render_page(data))
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, page)
+    finally:
+        if os.path.lexists(tmp):
+            os.remove(tmp)
+    return page
+
+
+__all__ = [
+    "PREVIEW_SIZE",
+    "REVIEW_NAME",
+    "UNREADABLE",
+    "make_previews",
+    "page_data",
+    "render_page",
+    "script_json",
+    "write_review",
+]
