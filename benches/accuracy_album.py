@@ -177,7 +177,7 @@ def _render_frame(
 
 
 def _noise(img: pyvips.Image, sigma: float, seed: int) -> pyvips.Image:
-    noise = pyvips.Image.gaussnoise(img.width, img.height, sigma=sigma, seed=seed)
+    noise = pyvips.Image.gaussnoise(img.width, img.height, sigma=sigma, mean=0, seed=seed)
     return (img + noise).cast("uchar")
 
 

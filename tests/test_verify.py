@@ -34,7 +34,7 @@ def shifted(image: pyvips.Image, fraction: float) -> pyvips.Image:
 
 
 def test_full_frame_thumbnail_fits_canonically(photo):
-    q = verify.prepare_query(thumb(photo, 200).astype(np.float32))
+    q = thumb(photo, 200)
     fit = verify.align(q, grey_of(photo))
     assert fit.ncc > 0.95
     assert fit.canonical
@@ -43,10 +43,10 @@ def test_full_frame_thumbnail_fits_canonically(photo):
 
 def test_centre_square_is_canonical_and_off_centre_crop_is_found(photo):
     square = photo.crop(100, 0, 400, 400)
-    fit = verify.align(verify.prepare_query(thumb(square, 160).astype(np.float32)), grey_of(photo))
+    fit = verify.align(thumb(square, 160), grey_of(photo))
     assert fit.ncc > 0.95 and fit.canonical
     crop = photo.crop(40, 30, 500, 333)  # 83% off-centre crop
-    fit = verify.align(verify.prepare_query(thumb(crop, 220).astype(np.float32)), grey_of(photo))
+    fit = verify.align(thumb(crop, 220), grey_of(photo))
     assert fit.ncc > 0.95
     assert not fit.canonical
     assert 0.78 < fit.scale < 0.88
@@ -55,7 +55,7 @@ def test_centre_square_is_canonical_and_off_centre_crop_is_found(photo):
 def test_a_shifted_burst_frame_is_not_canonical(photo):
     frame_a = shifted(photo, 0.0)
     frame_b = shifted(photo, 0.02)
-    q = verify.prepare_query(thumb(frame_a, 200).astype(np.float32))
+    q = thumb(frame_a, 200)
     own = verify.align(q, grey_of(frame_a))
     sibling = verify.align(q, grey_of(frame_b))
     assert own.canonical and not sibling.canonical
@@ -63,7 +63,7 @@ def test_a_shifted_burst_frame_is_not_canonical(photo):
 
 
 def test_unrelated_photo_scores_low(photo):
-    q = verify.prepare_query(thumb(photo, 200).astype(np.float32))
+    q = thumb(photo, 200)
     other = verify.align(q, grey_of(sample_image("rocket")))
     assert other.ncc < 0.7
 

@@ -76,7 +76,7 @@ def _burst_frame(image: pyvips.Image, dx: float, dy: float, gain: float, seed: i
     cw, ch = int(w * 0.96), int(h * 0.96)
     left, top = int((w - cw) / 2 + dx * w), int((h - ch) / 2 + dy * h)
     frame = image.crop(left, top, cw, ch).resize(w / cw) * gain
-    noise = pyvips.Image.gaussnoise(frame.width, frame.height, sigma=3, seed=seed)
+    noise = pyvips.Image.gaussnoise(frame.width, frame.height, sigma=3, mean=0, seed=seed)
     return (frame + noise).cast("uchar")
 
 

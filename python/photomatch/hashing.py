@@ -26,6 +26,8 @@ rebuilt, never mixed):
 from __future__ import annotations
 
 import functools
+import os
+import stat
 from dataclasses import dataclass
 
 import numpy as np
@@ -54,6 +56,11 @@ VIEW_NAMES = (
 #: Side of the "inner" views, as a fraction of the frame's.
 INNER = 0.85
 _GRID = 9
+#: Largest image decoded, in pixels (width x height, read from the file's header
+#: before any pixel is decoded): a small file can declare a huge image
+#: (a decompression bomb) that would take minutes or gigabytes to decode.
+#: 200 MP is above any camera's frame; a bigger file is skipped, with the reason.
+MAX_PIXELS = 200_000_000
 
 #: Extensions photomatch tries to decode (lower case). Anything else in an album
 #: (sidecars, ``.DS_Store``, ``Thumbs.db``, videos) is ignored.
@@ -99,13 +106,57 @@ def is_image_name(name: str) -> bool:
 def load_grey(path: str, size: int = DECODE_SIZE) -> np.ndarray:
     """Decode ``path`` upright, shrunk to fit ``size`` x ``size``, as grey uint8 ``(H, W)``.
 
-    Raises DecodeError with the reason when libvips cannot read the file.
+    Raises DecodeError with the reason when the file cannot be read or decoded,
+    is not a regular file, or is larger than ``MAX_PIXELS`` (see ``open_image``).
     """
+    image = open_image(path, size)
     try:
-        image = pyvips.Image.thumbnail(path, size, height=size, size="down", fail_on="truncated")
         return _to_grey_array(image)
     except pyvips.Error as exc:
         raise DecodeError(path, _reason(exc)) from None
+
+
+def open_image(path: str, size: int) -> pyvips.Image:
+    """``path`` as a lazy pyvips image, upright, shrunk on load to fit ``size`` x ``size``.
+
+    The file is opened once, by photomatch, without blocking (a FIFO or a
+    device never hangs the run) and handed to libvips as a source: any file
+    name works, however it is encoded, and libvips never parses options out of
+    it. The header is read first and an image of more than ``MAX_PIXELS``
+    pixels is refused before a pixel is decoded (decompression bombs). Raises
+    DecodeError with the reason.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        raise DecodeError(path, exc.strerror or str(exc)) from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            kind = "a folder" if stat.S_ISDIR(st.st_mode) else "a pipe, device or socket"
+            raise DecodeError(path, f"not a regular file ({kind})")
+        if st.st_size == 0:
+            raise DecodeError(path, "empty file (0 bytes)")
+        # The source holds its own duplicate of the descriptor until the image is freed.
+        source = pyvips.Source.new_from_descriptor(fd)
+        header = pyvips.Image.new_from_source(source, "", access="sequential")
+        pixels = header.width * header.height
+        if pixels > MAX_PIXELS:
+            raise DecodeError(
+                path,
+                f"image too large: {header.width}x{header.height} px ({pixels / 1e6:.0f} MP) "
+                f"is over the {MAX_PIXELS / 1e6:.0f} MP limit",
+            )
+        # fail_on goes to the loader in the option string: thumbnail_source
+        # ignores its own fail_on argument (libvips 8.18), and a truncated file
+        # must fail rather than hash as a grey smear.
+        return pyvips.Image.thumbnail_source(
+            source, size, height=size, size="down", option_string="fail_on=truncated"
+        )
+    except pyvips.Error as exc:
+        raise DecodeError(path, _reason(exc)) from None
+    finally:
+        os.close(fd)
 
 
 def grey_from_image(image: pyvips.Image) -> np.ndarray:
@@ -128,35 +179,40 @@ def _to_grey_array(image: pyvips.Image) -> np.ndarray:
 
 
 def _reason(exc: pyvips.Error) -> str:
-    # ``message`` is the failing operation ("unable to write to memory"); ``detail``
+    # ``message`` is the failing operation ("unable to load from source"); ``detail``
     # holds libvips' own error lines, the first of which names the cause.
     for line in f"{exc.detail or ''}\n{exc.message or ''}".splitlines():
-        if line.strip():
-            return line.strip()[:300]
+        line = line.strip()
+        if line:
+            if line.endswith("is not in a known format"):
+                return "not an image format photomatch can read"
+            return line[:300]
     return type(exc).__name__
 
 
-def area_resize(grey: np.ndarray, out_h: int, out_w: int) -> np.ndarray:
+def area_resize(grey: np.ndarray, out_h: int, out_w: int, scale: float | None = None) -> np.ndarray:
     """Area-average ``grey`` (H, W) to float32 ``(out_h, out_w)``.
 
     Exact box averaging with fractional pixel edges, one axis at a time, from
     cumulative sums (the integral of a pixel grid is linear inside each pixel).
-    Stable under the tiny shifts a recompression causes, and free of BLAS
-    calls, whose thread pools stall on small matrices when the cores are busy.
+    Without ``scale`` the whole image maps onto the output (each axis stretched
+    as its rounding requires); with it, both axes shrink by exactly ``scale``
+    from the top-left corner, and ``out_h`` x ``out_w`` must fit inside. Free
+    of BLAS calls, whose thread pools stall on small matrices when cores are busy.
     """
-    return _area_axis(_area_axis(np.asarray(grey, dtype=np.float64), out_h, 0), out_w, 1).astype(
-        np.float32
-    )
+    a = np.asarray(grey, dtype=np.float64)
+    a = _area_axis(a, out_h, 0, scale)
+    return _area_axis(a, out_w, 1, scale).astype(np.float32)
 
 
-def _area_axis(a: np.ndarray, n_out: int, axis: int) -> np.ndarray:
+def _area_axis(a: np.ndarray, n_out: int, axis: int, scale: float | None) -> np.ndarray:
     n_in = a.shape[axis]
-    if n_in == n_out:
+    if n_in == n_out and scale in (None, 1.0):
         return a
     cum = np.concatenate(
         [np.zeros_like(a.take([0], axis=axis)), np.cumsum(a, axis=axis)], axis=axis
     )
-    lo, frac, width = _area_edges(n_in, n_out)
+    lo, frac, width = _area_edges(n_in, n_out, scale)
     shape = [1] * a.ndim
     shape[axis] = n_out + 1
     # Integral up to each edge: whole pixels, plus the covered part of the next one.
@@ -169,11 +225,16 @@ def _area_axis(a: np.ndarray, n_out: int, axis: int) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=1024)
-def _area_edges(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _area_edges(
+    n_in: int, n_out: int, scale: float | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     # Cached: the same few sizes recur for every image.
-    edges = np.linspace(0.0, n_in, n_out + 1)
+    if scale is None:
+        edges = np.linspace(0.0, n_in, n_out + 1)
+    else:
+        edges = np.minimum(np.arange(n_out + 1) / scale, n_in)
     lo = np.minimum(np.floor(edges).astype(np.intp), n_in)
-    return lo, edges - lo, np.diff(edges)
+    return lo, edges - lo, np.maximum(np.diff(edges), 1e-9)
 
 
 def dhash_words(view: np.ndarray) -> np.ndarray:
@@ -245,7 +306,20 @@ def trim_border(grey: np.ndarray, tolerance: float = 12.0) -> np.ndarray:
         left += 1
     while grey.shape[1] - right < limit_x and flat(g[top:bottom, right - 1]):
         right -= 1
-    return grey[top:bottom, left:right]
+    framed = min(top, left, grey.shape[0] - bottom, grey.shape[1] - right) > 0
+    if not framed:
+        return grey[top:bottom, left:right]
+    # Frames are even: JPEG ringing, not the frame, makes opposite sides differ
+    # by a line or two. Cut alike on both, and 2 more lines for the ringing,
+    # which keeps the picture centred to the pixel.
+    ring = 2
+    tb = max(top, grey.shape[0] - bottom)
+    lr = max(left, grey.shape[1] - right)
+    if abs(top - (grey.shape[0] - bottom)) <= 3:
+        top, bottom = tb, grey.shape[0] - tb
+    if abs(left - (grey.shape[1] - right)) <= 3:
+        left, right = lr, grey.shape[1] - lr
+    return grey[top + ring : bottom - ring, left + ring : right - ring]
 
 
 def hash_grey(grey: np.ndarray, album: bool) -> ImageHashes:

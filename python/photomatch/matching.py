@@ -12,11 +12,14 @@
 3. **Variants.** Candidates that are the same photo (an edited copy, a
    duplicate: same framing to a fraction of a pixel, high correlation) form one
    group, named by its primary (``--prefer`` glob, else the oldest file).
-4. **Decision** (thresholds in ``Policy``, calibrated as README describes):
-   ``unmatched`` when the best score is under ``ncc_min``; ``ambiguous`` when
-   another group scores within ``ncc_margin`` of the best (unless only the best
-   is framed canonically), or when the best fits only shifted by a few percent
-   (another frame of a burst); otherwise ``matched``.
+4. **Decision** (thresholds in ``Policy``, calibrated as the README says):
+   ``unmatched`` when the best correlation is under ``ncc_min``. Otherwise the
+   *close* groups are those within ``ncc_margin`` of the best; a group framed
+   canonically outranks shifted ones. ``matched`` when one group is close, or
+   when exactly one close group is framed canonically (a burst's true frame
+   among its shifted siblings); ``ambiguous`` otherwise, or when the winner
+   fits only shifted by a few percent (another frame of a burst), with the
+   close groups listed, best first.
 5. **One to one.** Within a set two thumbnails rarely share an original: a
    group confidently matched by one thumbnail is dropped from another's rivals,
    and two matches of one group in a set are flagged.
@@ -56,11 +59,19 @@ class Policy:
     fine_window: int = 16
     fine_candidates: int = 6
     #: Best correlation needed for any answer but ``unmatched``.
-    ncc_min: float = 0.80
+    ncc_min: float = 0.85
+    #: ... and for a crop found anywhere (not a canonical framing), which has
+    #: more freedom to fit by chance.
+    crop_ncc_min: float = 0.88
     #: Groups scoring within this of the best are rivals.
     ncc_margin: float = 0.03
     #: An alignment this close to the full size, but not canonical, is a shifted frame.
     near_full_scale: float = 0.97
+    #: ... unless no other candidate fits well and it is off by less than this
+    #: share of the thumbnail's long side.
+    lone_residual: float = 0.0055
+    #: Other candidates this close in hash bits to the winner are likely burst siblings.
+    sibling_bits: int = 24
     #: Candidates kept per thumbnail in the results.
     max_candidates: int = 5
     #: Glob on album paths picking a variant group's primary (e.g. ``*/edited/*``).
@@ -80,7 +91,7 @@ ORIENTATIONS: tuple[tuple[str, Callable[[np.ndarray], np.ndarray]], ...] = (
 @dataclass(frozen=True)
 class QueryImage:
     """A hashed thumbnail: its set, path, uint64 ``(1, WORDS)`` hash row, and its
-    grey pixels (uint8, frame trimmed, at most ``verify.COMPARE_SIZE`` on the long side)."""
+    grey pixels (uint8, frame trimmed, at most ``hashing.DECODE_SIZE`` on the long side)."""
 
     set: str
     path: str
@@ -106,8 +117,7 @@ def query_image(set_name: str, path: str) -> QueryImage:
     if min(grey.shape) < 8:
         raise DecodeError(path, f"image too small to match ({grey.shape[1]}x{grey.shape[0]} px)")
     row = hashing.hash_grey(grey, album=False).rows[:1]
-    small = np.clip(np.rint(verify.prepare_query(grey)), 0, 255).astype(np.uint8)
-    return QueryImage(set_name, path, row, small)
+    return QueryImage(set_name, path, row, grey)
 
 
 def hash_queries(
@@ -156,7 +166,7 @@ def match(
     policy: Policy = DEFAULT_POLICY,
     progress: bool = False,
     jobs: int | None = None,
-    loader: Callable[[str], np.ndarray] = hashing.load_grey,
+    loader: Callable[[str], np.ndarray] = verify.load_candidate,
 ) -> list[QueryResult]:
     """Decide, for each thumbnail, which album file it came from (see module doc).
 
@@ -249,7 +259,7 @@ class _Checker:
         except (DecodeError, OSError):
             grey = None
         with self._lock:
-            if len(self._cache) > 512:
+            if len(self._cache) > 256:
                 self._cache.clear()
             self._cache[path] = grey
         return grey
@@ -262,7 +272,7 @@ class _Checker:
         if not cands:
             return QueryResult(query.set, query.path, UNMATCHED, None, None, shown, note=note)
         turn = dict(ORIENTATIONS)[orientation]
-        q = verify.prepare_query(turn(query.grey).astype(np.float32))
+        q = turn(query.grey)
         near = [c for c in cands if c.distance <= cands[0].distance + p.fine_window]
         checked = []
         for c in near[: p.fine_candidates]:
@@ -270,10 +280,13 @@ class _Checker:
             if grey is not None:
                 checked.append(_Checked(c, verify.align(q, grey), grey))
         groups = _group_variants(checked, p.prefer)
-        groups.sort(key=lambda g: -g[0].alignment.ncc)
-        listed = tuple(_as_candidate(g) for g in groups)
-        rest = tuple(c for c in shown if all(c.path not in _paths(g) for g in groups))
-        if not groups or groups[0][0].alignment.ncc < p.ncc_min:
+        groups.sort(key=lambda g: -_fit(g).ncc)
+        groups = [g for g in groups if _plausible(_fit(g), p)] + [
+            g for g in groups if not _plausible(_fit(g), p)
+        ]
+        if not groups or not _plausible(_fit(groups[0]), p):
+            listed = tuple(_as_candidate(g) for g in groups)
+            rest = tuple(c for c in shown if all(c.path not in _paths(g) for g in groups))
             best = groups[0][0].candidate.distance if groups else cands[0].distance
             return QueryResult(
                 query.set,
@@ -285,23 +298,37 @@ class _Checker:
                 score=listed[0].score if listed else None,
                 note=note,
             )
-        top = groups[0][0].alignment
-        rivals = [g for g in groups[1:] if g[0].alignment.ncc >= top.ncc - p.ncc_margin]
-        only_top_canonical = top.canonical and not any(g[0].alignment.canonical for g in rivals)
-        shifted = not top.canonical and top.scale >= p.near_full_scale
+        # The close groups: all plausible. A canonical framing outranks a shifted
+        # one (burst siblings fit only shifted); then the correlation decides.
+        close = [g for g in groups if _fit(g).ncc >= _fit(groups[0]).ncc - p.ncc_margin]
+        close.sort(key=lambda g: (not _fit(g).canonical, -_fit(g).ncc))
+        others = [g for g in groups if not any(g is c for c in close)]
+        listed = tuple(_as_candidate(g) for g in close + others)
+        rest = tuple(c for c in shown if all(c.path not in _paths(g) for g in groups))
+        top = _fit(close[0])
+        canonical = [g for g in close if _fit(g).canonical]
+        single = len(close) == 1 or (len(canonical) == 1 and top.canonical)
+        # Fits nearly full size, yet off the canonical spot: another frame of a
+        # burst. Without siblings in sight the spot is judged more leniently:
+        # a frame removed from a thumbnail leaves a pixel of doubt.
+        near = min(m.candidate.distance for m in close[0]) + p.sibling_bits
+        siblings = any(_fit(g).ncc >= p.ncc_min for g in groups if g is not close[0]) or any(
+            c.distance <= near for c in cands if c.path not in _paths(close[0])
+        )
+        limit = verify.CANONICAL_RESIDUAL if siblings else p.lone_residual
+        shifted = top.scale >= p.near_full_scale and top.residual > limit
         first = listed[0]
-        if (rivals and not only_top_canonical) or shifted:
-            close = (first,) + tuple(_as_candidate(g) for g in rivals)
-            why = "fits only shifted: another frame of a burst?" if shifted and not rivals else ""
+        if not single or shifted:
+            why = "fits only shifted: another frame of a burst?" if shifted else ""
             return QueryResult(
                 query.set,
                 query.path,
                 AMBIGUOUS,
                 None,
                 first.distance,
-                close,
+                listed[: len(close)],
                 score=first.score,
-                note="; ".join(x for x in (note, why) if x),
+                note=_join(note, why),
             )
         return QueryResult(
             query.set,
@@ -316,6 +343,18 @@ class _Checker:
         )
 
 
+def _plausible(fit: verify.Alignment, p: Policy) -> bool:
+    """Close enough to be an answer at all."""
+    if fit.canonical or fit.scale >= p.near_full_scale:
+        return fit.ncc >= p.ncc_min
+    return fit.ncc >= p.crop_ncc_min
+
+
+def _fit(group: list[_Checked]) -> verify.Alignment:
+    """A variant group's best alignment."""
+    return max((m.alignment for m in group), key=lambda a: a.ncc)
+
+
 def _paths(group: list[_Checked]) -> set[str]:
     return {m.candidate.path for m in group}
 
@@ -326,7 +365,7 @@ def _as_candidate(group: list[_Checked]) -> Candidate:
     return replace(
         primary.candidate,
         distance=min(m.candidate.distance for m in group),
-        score=round(max(m.alignment.ncc for m in group), 4),
+        score=round(_fit(group).ncc, 4),
         variants=tuple(m.candidate.path for m in group[1:]),
     )
 

@@ -23,18 +23,25 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from .hashing import area_resize
+from .hashing import area_resize, load_grey
 
 #: Long side, in pixels, of the thumbnail at the fine comparison.
 COMPARE_SIZE = 128
 #: Smallest crop (as a fraction of the largest window) searched for.
-MIN_SCALE = 0.6
+MIN_SCALE = 0.75
 _COARSE_STEP = 0.04
 _FINE_STEP = 0.01
 _FINE_RADIUS = 3
-#: An alignment is canonical when the full-size window at a canonical position
-#: scores within this of the best window found anywhere.
-CANONICAL_SLACK = 0.003
+#: Long side, in pixels, at most, of the canonical check.
+CHECK_SIZE = 256
+#: Candidates are decoded to fit this box, so that a crop of them still
+#: offers CHECK_SIZE pixels.
+VERIFY_DECODE_SIZE = 512
+#: An alignment is canonical when the thumbnail fits at a canonical framing to
+#: within CANONICAL_RESIDUAL of its long side, and the best window anywhere is
+#: (nearly) full size.
+CANONICAL_RESIDUAL = 0.003
+CANONICAL_SCALE = 0.97
 #: Grey-level standard deviation below which a picture has too little detail to compare.
 MIN_STD = 2.0
 
@@ -48,7 +55,8 @@ class Alignment:
     in pixels of the candidate resized so that the largest window is
     ``COMPARE_SIZE`` on its long side; ``canonical`` as in the module doc;
     ``offset`` the distance (pixels) from the best window to the nearest
-    canonical position.
+    canonical position; ``residual`` how far the thumbnail sits from the
+    canonical framing that fits it best, as a fraction of its long side.
     """
 
     ncc: float
@@ -57,21 +65,41 @@ class Alignment:
     y: float
     canonical: bool
     offset: float
+    residual: float = float("inf")
 
 
-def prepare_query(grey: np.ndarray) -> np.ndarray:
-    """The (frame-trimmed) thumbnail as float32, at most ``COMPARE_SIZE`` on its long side."""
+def load_candidate(path: str) -> np.ndarray:
+    """Decode an album file for the check: upright grey, ``VERIFY_DECODE_SIZE`` box."""
+    return load_grey(path, VERIFY_DECODE_SIZE)
+
+
+def prepare_query(grey: np.ndarray, size: int = COMPARE_SIZE) -> np.ndarray:
+    """The (frame-trimmed) thumbnail as float32, at most ``size`` on its long side.
+
+    Shrunk by one exact factor on both axes, so that the thumbnail's geometry
+    is kept to a fraction of a pixel.
+    """
     h, w = grey.shape
-    r = min(1.0, COMPARE_SIZE / max(h, w))
-    return area_resize(grey, max(8, round(h * r)), max(8, round(w * r)))
+    r = min(1.0, size / max(h, w))
+    if r == 1.0:
+        return grey.astype(np.float32)
+    return area_resize(grey, max(8, int(h * r + 1e-6)), max(8, int(w * r + 1e-6)), scale=r)
 
 
-def fit_candidate(candidate: np.ndarray, query: np.ndarray) -> np.ndarray:
-    """Resize ``candidate`` so that its largest window of the query's aspect is the query's size."""
-    qh, qw = query.shape
+def fit_candidate(candidate: np.ndarray, shape: tuple[float, float]) -> np.ndarray:
+    """Shrink ``candidate`` by one exact factor so that its largest window of the
+    aspect of ``shape`` (height, width; may be fractional) is that size."""
+    qh, qw = shape
     h, w = candidate.shape
     r = qh / h if w / h >= qw / qh else qw / w
-    return area_resize(candidate, max(qh, round(h * r)), max(qw, round(w * r)))
+    out_h, out_w = (
+        max(int(np.ceil(qh - 1e-6)), int(h * r + 1e-6)),
+        max(int(np.ceil(qw - 1e-6)), int(w * r + 1e-6)),
+    )
+    if r > 1.0:
+        # Only when the candidate decode is tiny: stretch it up to the thumbnail.
+        return area_resize(candidate, out_h, out_w)
+    return area_resize(candidate, out_h, out_w, r)
 
 
 class _Surface:
@@ -129,12 +157,25 @@ def _scaled(query: np.ndarray, scale: float) -> np.ndarray:
     return area_resize(query, max(4, round(h * scale)), max(4, round(w * scale)))
 
 
-def align(query: np.ndarray, candidate: np.ndarray) -> Alignment:
-    """Locate ``query`` (from ``prepare_query``) inside ``candidate`` (grey, any size)."""
+def _window_long_side(candidate: np.ndarray, aspect: float) -> float:
+    """Long side of the largest window of ``aspect`` (width / height) in ``candidate``."""
+    h, w = candidate.shape
+    return max(h * aspect, h) if w / h >= aspect else max(w, w / aspect)
+
+
+def align(thumbnail: np.ndarray, candidate: np.ndarray) -> Alignment:
+    """Locate a (frame-trimmed) thumbnail inside a candidate; both grey, any size.
+
+    The search runs at ``COMPARE_SIZE``; the canonical check at up to
+    ``CHECK_SIZE``, as finely as the thumbnail and the candidate allow.
+    """
+    aspect = thumbnail.shape[1] / thumbnail.shape[0]
+    window = _window_long_side(candidate, aspect)
+    query = prepare_query(thumbnail, min(COMPARE_SIZE, int(window)))
     if float(query.std()) < MIN_STD:
         # A blank thumbnail matches everything equally: nothing to locate.
         return Alignment(ncc=0.0, scale=1.0, x=0.0, y=0.0, canonical=False, offset=0.0)
-    cand = fit_candidate(candidate.astype(np.float32), query)
+    cand = fit_candidate(candidate, query.shape)
     # Coarse: everything at half size.
     q2 = area_resize(query, max(4, query.shape[0] // 2), max(4, query.shape[1] // 2))
     c2 = area_resize(
@@ -179,31 +220,55 @@ def align(query: np.ndarray, candidate: np.ndarray) -> Alignment:
     ncc, scale, y, x = fine if fine[0] > -2 else (best[0], best[1], 2.0 * best[2], 2.0 * best[3])
     th, tw = query.shape[0] * scale, query.shape[1] * scale
     offset = max(_canonical_offset(y, cand.shape[0] - th), _canonical_offset(x, cand.shape[1] - tw))
-    # Canonical when a full-size window at a canonical position fits (almost) as
-    # well as the best window anywhere: a shifted burst frame fits best elsewhere.
-    canonical_ncc = _canonical_ncc(cand, query)
-    canonical = canonical_ncc >= ncc - CANONICAL_SLACK
-    return Alignment(ncc=ncc, scale=scale, x=x, y=y, canonical=canonical, offset=offset)
+    # The canonical check, as finely as both pictures allow.
+    fine_query = prepare_query(thumbnail, min(CHECK_SIZE, int(window)))
+    # At the scale found: a thumbnail trimmed alike on all sides (a frame and
+    # its ringing removed) is a centred crop a little under full size.
+    frame = (fine_query.shape[0] / scale, fine_query.shape[1] / scale)
+    _, residual = _canonical_fit(
+        _Surface(fit_candidate(candidate, frame), spectrum=False), fine_query, frame
+    )
+    residual /= max(fine_query.shape)
+    # The full-size window fits best, at a canonical spot, to a fraction of a pixel.
+    canonical = scale >= CANONICAL_SCALE and residual <= CANONICAL_RESIDUAL
+    return Alignment(
+        ncc=ncc, scale=scale, x=x, y=y, canonical=canonical, offset=offset, residual=residual
+    )
 
 
-def _canonical_ncc(cand: np.ndarray, query: np.ndarray) -> float:
-    """Best NCC of the full-size window at the start, centre or end of the free axis."""
-    qh, qw = query.shape
-    span_y, span_x = cand.shape[0] - qh, cand.shape[1] - qw
-    if span_y < 0 or span_x < 0:
-        return -1.0
-    ys = {0, span_y // 2, (span_y + 1) // 2, span_y}
-    xs = {0, span_x // 2, (span_x + 1) // 2, span_x}
-    t = query - query.mean()
-    floor = MIN_STD * np.sqrt(t.size)
-    t_norm = max(float(np.sqrt((t * t).sum())), floor)
-    best = -1.0
-    for y in ys:
-        for x in xs:
-            w = cand[y : y + qh, x : x + qw]
-            w = w - w.mean()
-            w_norm = max(float(np.sqrt((w * w).sum())), floor)
-            best = max(best, float((w * t).sum()) / (w_norm * t_norm))
+def _canonical_fit(
+    surface: _Surface, query: np.ndarray, frame: tuple[float, float]
+) -> tuple[float, float]:
+    """How well, and how exactly, the thumbnail sits at a canonical framing.
+
+    The inner part of the thumbnail (a margin cut off all round) is searched at
+    full size within a few pixels of where each canonical framing puts it; the
+    peak, refined to a fraction of a pixel, gives the correlation and the
+    residual distance from the canonical spot. The true original leaves a
+    residual near 0; a burst frame shifted by 0.5% of its width, about 0.6 px.
+    """
+    qh, qw = frame  # the canonical window's size, in pixels of ``surface``
+    h, w = surface.image.shape
+    m = max(2, round(0.05 * min(query.shape)))
+    inner = query[m : query.shape[0] - m, m : query.shape[1] - m]
+    ih, iw = inner.shape
+    best = (-1.0, float("inf"))
+    for cy in sorted({0, (h - qh) / 2, h - qh}):
+        for cx in sorted({0, (w - qw) / 2, w - qw}):
+            # Where the inner part belongs: centred in the canonical window, so
+            # that a thumbnail trimmed alike on all sides still lands on it.
+            ey, ex = cy + (qh - ih) / 2, cx + (qw - iw) / 2
+            ys = slice(max(0, int(ey) - _FINE_RADIUS), min(h - ih, int(ey) + _FINE_RADIUS + 1) + 1)
+            xs = slice(max(0, int(ex) - _FINE_RADIUS), min(w - iw, int(ex) + _FINE_RADIUS + 1) + 1)
+            if ys.stop <= ys.start or xs.stop <= xs.start:
+                continue
+            mp = surface.ncc(inner, ys, xs)
+            py, px = np.unravel_index(int(np.argmax(mp)), mp.shape)
+            fy = ys.start + py + _subpixel(mp[:, px], py)
+            fx = xs.start + px + _subpixel(mp[py, :], px)
+            score = float(mp[py, px])
+            if score > best[0]:
+                best = (score, float(np.hypot(fy - ey, fx - ex)))
     return best
 
 
@@ -234,5 +299,5 @@ def same_photo(a: np.ndarray, b: np.ndarray) -> bool:
     ra, rb = a.shape[1] / a.shape[0], b.shape[1] / b.shape[0]
     if abs(ra - rb) > 0.01 * max(ra, rb):
         return False
-    fit = align(prepare_query(a.astype(np.float32)), b)
+    fit = align(a, b)
     return fit.canonical and fit.ncc >= SAME_PHOTO_NCC
