@@ -104,3 +104,20 @@ def test_rows_collapse_to_files_at_their_closest_view():
 def test_set_names_follow_folders_and_stay_unique(tmp_path):
     names = [s.name for s in name_sets(["/x/prints", "/y/prints", "/z/cover/"])]
     assert names == ["prints", "prints-2", "cover"]
+
+
+def test_a_sideways_thumbnail_is_found_through_its_rotation(sample, tmp_path):
+    from photomatch.demo import sample_image
+
+    folder = tmp_path / "sideways"
+    folder.mkdir()
+    # The web service lost the orientation: the thumbnail shows the photo turned.
+    turned = sample_image("hubble_deep_field").thumbnail_image(200).rot90()
+    turned.jpegsave(str(folder / "t.jpg"), Q=40)
+    run, _ = match_album(
+        sample.album, [str(folder)], index_path=str(tmp_path / "i"), progress=False
+    )
+    (result,) = run.results
+    assert result.status == "matched"
+    assert result.match.endswith("sky/IMG_1003.jpg")
+    assert "rotated" in result.note

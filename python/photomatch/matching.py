@@ -58,6 +58,7 @@ class Policy:
     #: Files checked on pixels: within this many bits of the best, at most ``fine_candidates``.
     fine_window: int = 16
     fine_candidates: int = 6
+    fine_always: int = 3
     #: Best correlation needed for any answer but ``unmatched``.
     ncc_min: float = 0.85
     #: ... and for a crop found anywhere (not a canonical framing), which has
@@ -190,7 +191,7 @@ def match(
         ) as bar,
     ):
         results = []
-        for result in pool.map(checker.decide, queries, *zip(*searched, strict=True)):
+        for result in pool.map(checker.decide, queries, searched):
             results.append(result)
             bar.update(1)
     return _one_to_one(results, policy)
@@ -198,13 +199,16 @@ def match(
 
 def _search(
     album: AlbumArrays, queries: Sequence[QueryImage], policy: Policy
-) -> list[tuple[str, list[Candidate]]]:
-    """Per query: the orientation searched and its candidate files, nearest first."""
+) -> list[list[tuple[str, list[Candidate]]]]:
+    """Per query, the orientations to check, in order, each with its candidate
+    files (nearest first): upright, then the turn or mirror that came closest
+    when upright found nothing close."""
     k = min(policy.rows_per_query, album.hashes.shape[0])
     rows = np.ascontiguousarray(np.concatenate([q.row for q in queries]), dtype=np.uint64)
     found = _candidates(album, rows, k)
-    out = [(ORIENTATIONS[0][0], c) for c in found]
+    out = [[(ORIENTATIONS[0][0], c)] for c in found]
     far = [i for i, c in enumerate(found) if not c or c[0].distance > policy.rotate_above]
+    best: dict[int, tuple[str, list[Candidate]]] = {}
     for name, turn in ORIENTATIONS[1:]:
         if not far:
             break
@@ -212,11 +216,11 @@ def _search(
             [hashing.hash_grey(turn(queries[i].grey), album=False).rows[:1] for i in far]
         )
         for i, cands in zip(far, _candidates(album, turned, k), strict=True):
-            # A rotation must beat upright clearly: rotations of unrelated
-            # pictures sometimes land a little closer by chance.
-            best = out[i][1][0].distance if out[i][1] else 10**6
-            if cands and cands[0].distance <= policy.rotate_above and cands[0].distance + 8 <= best:
-                out[i] = (name, cands)
+            if cands and cands[0].distance <= policy.rotate_above:
+                if i not in best or cands[0].distance < best[i][1][0].distance:
+                    best[i] = (name, cands)
+    for i, option in best.items():
+        out[i].append(option)
     return out
 
 
@@ -264,7 +268,15 @@ class _Checker:
             self._cache[path] = grey
         return grey
 
-    def decide(self, query: QueryImage, orientation: str, cands: list[Candidate]) -> QueryResult:
+    def decide(self, query: QueryImage, options: list[tuple[str, list[Candidate]]]) -> QueryResult:
+        """Check the upright thumbnail; only if that finds nothing, a turned one."""
+        first = self._decide(query, *options[0])
+        if first.status != UNMATCHED or len(options) == 1:
+            return first
+        turned = self._decide(query, *options[1])
+        return first if turned.status == UNMATCHED else turned
+
+    def _decide(self, query: QueryImage, orientation: str, cands: list[Candidate]) -> QueryResult:
         p = self.policy
         note = "" if orientation == ORIENTATIONS[0][0] else f"thumbnail {orientation}"
         cands = [c for c in cands if c.distance <= p.hash_max]
@@ -273,9 +285,15 @@ class _Checker:
             return QueryResult(query.set, query.path, UNMATCHED, None, None, shown, note=note)
         turn = dict(ORIENTATIONS)[orientation]
         q = turn(query.grey)
-        near = [c for c in cands if c.distance <= cands[0].distance + p.fine_window]
+        # The nearest few always (a heavy crop can rank behind a lucky stranger),
+        # then any others close to the best.
+        near = [
+            c
+            for i, c in enumerate(cands[: p.fine_candidates])
+            if i < p.fine_always or c.distance <= cands[0].distance + p.fine_window
+        ]
         checked = []
-        for c in near[: p.fine_candidates]:
+        for c in near:
             grey = self._grey(c.path)
             if grey is not None:
                 checked.append(_Checked(c, verify.align(q, grey), grey))
@@ -301,7 +319,7 @@ class _Checker:
         # The close groups: all plausible. A canonical framing outranks a shifted
         # one (burst siblings fit only shifted); then the correlation decides.
         close = [g for g in groups if _fit(g).ncc >= _fit(groups[0]).ncc - p.ncc_margin]
-        close.sort(key=lambda g: (not _fit(g).canonical, -_fit(g).ncc))
+        close.sort(key=lambda g: _rank(_fit(g), p))
         others = [g for g in groups if not any(g is c for c in close)]
         listed = tuple(_as_candidate(g) for g in close + others)
         rest = tuple(c for c in shown if all(c.path not in _paths(g) for g in groups))
@@ -316,10 +334,21 @@ class _Checker:
             c.distance <= near for c in cands if c.path not in _paths(close[0])
         )
         limit = verify.CANONICAL_RESIDUAL if siblings else p.lone_residual
-        shifted = top.scale >= p.near_full_scale and top.residual > limit
         first = listed[0]
-        if not single or shifted:
-            why = "fits only shifted: another frame of a burst?" if shifted else ""
+        if all(_shifted(_fit(g), limit, p) for g in close):
+            # Every close candidate fits only shifted: the frame shown is not in
+            # the album, its neighbours in a burst are.
+            return QueryResult(
+                query.set,
+                query.path,
+                UNMATCHED,
+                None,
+                first.distance,
+                (listed + rest)[: p.max_candidates],
+                score=first.score,
+                note=_join(note, "closest fits only shifted: another frame of a burst?"),
+            )
+        if not single:
             return QueryResult(
                 query.set,
                 query.path,
@@ -328,7 +357,7 @@ class _Checker:
                 first.distance,
                 listed[: len(close)],
                 score=first.score,
-                note=_join(note, why),
+                note=note,
             )
         return QueryResult(
             query.set,
@@ -341,6 +370,21 @@ class _Checker:
             variants=first.variants,
             note=note,
         )
+
+
+def _rank(fit: verify.Alignment, p: Policy) -> tuple:
+    """Order of close candidates: canonical framings, then nearly full-size fits
+    by how far off the canonical spot they sit, then crops by correlation."""
+    if fit.canonical:
+        return (0, -fit.ncc)
+    if fit.scale >= p.near_full_scale:
+        return (1, fit.residual)
+    return (2, -fit.ncc)
+
+
+def _shifted(fit: verify.Alignment, limit: float, p: Policy) -> bool:
+    """Fits nearly full size, yet off the canonical spot by more than ``limit``."""
+    return fit.scale >= p.near_full_scale and fit.residual > limit
 
 
 def _plausible(fit: verify.Alignment, p: Policy) -> bool:
