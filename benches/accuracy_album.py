@@ -42,7 +42,7 @@ PRESETS = (
 )
 DISTRACTOR_KINDS = ("withheld_burst_frame", "other_region", "unrelated")
 #: Smallest side, in source pixels, of an album photo's scene.
-MIN_WINDOW = 200
+MIN_WINDOW = 160
 #: Share of a burst's scene that its frames can pan across.
 BURST_ROOM = 0.1
 
@@ -475,7 +475,9 @@ def _other_region(
         cand = Window(
             win.source, rng.randrange(src.width - w + 1), rng.randrange(src.height - h + 1), w, h
         )
-        if all(_overlap(cand, o) <= 0.1 for o in used if o.source == win.source):
+        if all(_overlap(cand, o) <= 0.1 for o in used if o.source == win.source) and _textured(
+            src, cand
+        ):
             return src.crop(cand.left, cand.top, w, h).resize(1200 / w)
     return None
 

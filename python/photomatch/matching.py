@@ -57,7 +57,7 @@ class Policy:
     rotate_above: int = 20
     #: Files checked on pixels: within this many bits of the best, at most ``fine_candidates``.
     fine_window: int = 16
-    fine_candidates: int = 6
+    fine_candidates: int = 8
     fine_always: int = 3
     #: Best correlation needed for any answer but ``unmatched``.
     ncc_min: float = 0.85
@@ -73,6 +73,8 @@ class Policy:
     lone_residual: float = 0.0055
     #: Other candidates this close in hash bits to the winner are likely burst siblings.
     sibling_bits: int = 24
+    #: Album files whose frames are this close (bits) to each other form a burst.
+    burst_bits: int = 20
     #: Candidates kept per thumbnail in the results.
     max_candidates: int = 5
     #: Glob on album paths picking a variant group's primary (e.g. ``*/edited/*``).
@@ -177,8 +179,9 @@ def match(
         return []
     if len(album.paths) == 0:
         return [QueryResult(q.set, q.path, UNMATCHED, None, None, ()) for q in queries]
-    searched = _search(album, queries, policy)
-    checker = _Checker(loader, policy)
+    files: dict[str, int] = {}
+    searched = _search(album, queries, policy, files)
+    checker = _Checker(loader, policy, album, files)
     with (
         ThreadPoolExecutor(max_workers=jobs or os.cpu_count() or 1) as pool,
         tqdm(
@@ -198,14 +201,14 @@ def match(
 
 
 def _search(
-    album: AlbumArrays, queries: Sequence[QueryImage], policy: Policy
+    album: AlbumArrays, queries: Sequence[QueryImage], policy: Policy, files: dict[str, int]
 ) -> list[list[tuple[str, list[Candidate]]]]:
     """Per query, the orientations to check, in order, each with its candidate
     files (nearest first): upright, then the turn or mirror that came closest
     when upright found nothing close."""
     k = min(policy.rows_per_query, album.hashes.shape[0])
     rows = np.ascontiguousarray(np.concatenate([q.row for q in queries]), dtype=np.uint64)
-    found = _candidates(album, rows, k)
+    found = _candidates(album, rows, k, files)
     out = [[(ORIENTATIONS[0][0], c)] for c in found]
     far = [i for i, c in enumerate(found) if not c or c[0].distance > policy.rotate_above]
     best: dict[int, tuple[str, list[Candidate]]] = {}
@@ -215,7 +218,7 @@ def _search(
         turned = np.concatenate(
             [hashing.hash_grey(turn(queries[i].grey), album=False).rows[:1] for i in far]
         )
-        for i, cands in zip(far, _candidates(album, turned, k), strict=True):
+        for i, cands in zip(far, _candidates(album, turned, k, files), strict=True):
             if cands and cands[0].distance <= policy.rotate_above:
                 if i not in best or cands[0].distance < best[i][1][0].distance:
                     best[i] = (name, cands)
@@ -224,7 +227,10 @@ def _search(
     return out
 
 
-def _candidates(album: AlbumArrays, rows: np.ndarray, k: int) -> list[list[Candidate]]:
+def _candidates(
+    album: AlbumArrays, rows: np.ndarray, k: int, files: dict[str, int] | None = None
+) -> list[list[Candidate]]:
+    """Each row's nearest album files, nearest first; ``files`` learns their indices."""
     indices, distances = hamming_topk(np.ascontiguousarray(rows), album.hashes, k)
     result = []
     for row_ids, dists in zip(indices.tolist(), distances.tolist(), strict=True):
@@ -233,7 +239,9 @@ def _candidates(album: AlbumArrays, rows: np.ndarray, k: int) -> list[list[Candi
             file = int(album.row_file[row])
             if file not in best:
                 view = hashing.VIEW_NAMES[int(album.row_view[row])]
-                best[file] = Candidate(album.paths[file], int(dist), view)
+                best[file] = Candidate(album.path(file), int(dist), view)
+                if files is not None:
+                    files[best[file].path] = file
         result.append(list(best.values()))
     return result
 
@@ -248,11 +256,37 @@ class _Checked:
 class _Checker:
     """The pixel check and the decision for one thumbnail at a time (thread-safe)."""
 
-    def __init__(self, loader: Callable[[str], np.ndarray], policy: Policy) -> None:
+    def __init__(
+        self,
+        loader: Callable[[str], np.ndarray],
+        policy: Policy,
+        album: AlbumArrays,
+        files: dict[str, int],
+    ) -> None:
         self.loader = loader
         self.policy = policy
+        self.album = album
+        self.files = files  # album file index of every candidate's path
         self._cache: dict[str, np.ndarray | None] = {}
         self._lock = threading.Lock()
+
+    def _burst_siblings(self, path: str, group: set[str]) -> set[str]:
+        """Other album files whose full frame is within ``burst_bits`` of ``path``'s."""
+        album = self.album
+        file = self.files.get(path)
+        if file is None:
+            return set()
+        start = int(np.searchsorted(album.row_file, file))  # view 0 comes first
+        k = min(self.policy.rows_per_query, album.hashes.shape[0])
+        rows, dists = hamming_topk(album.hashes[start : start + 1], album.hashes, k)
+        out = set()
+        for row, dist in zip(rows[0].tolist(), dists[0].tolist(), strict=True):
+            if dist > self.policy.burst_bits:
+                break
+            other = album.path(int(album.row_file[row]))
+            if other not in group:
+                out.add(other)
+        return out
 
     def _grey(self, path: str) -> np.ndarray | None:
         with self._lock:
@@ -348,6 +382,29 @@ class _Checker:
                 score=first.score,
                 note=_join(note, "closest fits only shifted: another frame of a burst?"),
             )
+        if single and not top.canonical and top.scale < p.near_full_scale:
+            # A crop found at a free position fits every frame of a burst alike:
+            # only a canonical framing could single one out.
+            frames = self._burst_siblings(close[0][0].candidate.path, _paths(close[0]))
+            if frames:
+                listed = (
+                    listed[:1]
+                    + tuple(c for c in (listed[1:] + rest) if c.path in frames)
+                    + tuple(
+                        Candidate(f, -1, "full")
+                        for f in sorted(frames - {c.path for c in listed + rest})
+                    )
+                )
+                return QueryResult(
+                    query.set,
+                    query.path,
+                    AMBIGUOUS,
+                    None,
+                    first.distance,
+                    listed[: p.max_candidates],
+                    score=first.score,
+                    note=_join(note, "a crop of one frame of a burst: any frame fits"),
+                )
         if not single:
             return QueryResult(
                 query.set,
@@ -374,12 +431,15 @@ class _Checker:
 
 def _rank(fit: verify.Alignment, p: Policy) -> tuple:
     """Order of close candidates: canonical framings, then nearly full-size fits
-    by how far off the canonical spot they sit, then crops by correlation."""
+    by how far off the canonical spot they sit, then crops by exposure agreement
+    and correlation."""
     if fit.canonical:
         return (0, -fit.ncc)
     if fit.scale >= p.near_full_scale:
         return (1, fit.residual)
-    return (2, -fit.ncc)
+    # Crops of a burst's frames fit alike; the frame whose exposure matches the
+    # thumbnail's is the likelier (a tone-shifted thumbnail leaves this a tie).
+    return (2, round(fit.tone), -fit.ncc)
 
 
 def _shifted(fit: verify.Alignment, limit: float, p: Policy) -> bool:

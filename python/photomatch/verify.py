@@ -56,7 +56,9 @@ class Alignment:
     ``COMPARE_SIZE`` on its long side; ``canonical`` as in the module doc;
     ``offset`` the distance (pixels) from the best window to the nearest
     canonical position; ``residual`` how far the thumbnail sits from the
-    canonical framing that fits it best, as a fraction of its long side.
+    canonical framing that fits it best, as a fraction of its long side;
+    ``tone`` the mean absolute grey-level difference between the thumbnail and
+    that window (exposure differs between the frames of a burst).
     """
 
     ncc: float
@@ -66,6 +68,7 @@ class Alignment:
     canonical: bool
     offset: float
     residual: float = float("inf")
+    tone: float = float("inf")
 
 
 def load_candidate(path: str) -> np.ndarray:
@@ -218,6 +221,10 @@ def align(thumbnail: np.ndarray, candidate: np.ndarray) -> Alignment:
             fx = xs.start + x + _subpixel(m[y, :], x)
             fine = (float(m[y, x]), float(scale), float(fy), float(fx))
     ncc, scale, y, x = fine if fine[0] > -2 else (best[0], best[1], 2.0 * best[2], 2.0 * best[3])
+    t = _scaled(query, scale)
+    iy = min(max(0, round(y)), cand.shape[0] - t.shape[0])
+    ix = min(max(0, round(x)), cand.shape[1] - t.shape[1])
+    tone = float(np.abs(cand[iy : iy + t.shape[0], ix : ix + t.shape[1]] - t).mean())
     th, tw = query.shape[0] * scale, query.shape[1] * scale
     offset = max(_canonical_offset(y, cand.shape[0] - th), _canonical_offset(x, cand.shape[1] - tw))
     # The canonical check, as finely as both pictures allow.
@@ -232,7 +239,14 @@ def align(thumbnail: np.ndarray, candidate: np.ndarray) -> Alignment:
     # The full-size window fits best, at a canonical spot, to a fraction of a pixel.
     canonical = scale >= CANONICAL_SCALE and residual <= CANONICAL_RESIDUAL
     return Alignment(
-        ncc=ncc, scale=scale, x=x, y=y, canonical=canonical, offset=offset, residual=residual
+        ncc=ncc,
+        scale=scale,
+        x=x,
+        y=y,
+        canonical=canonical,
+        offset=offset,
+        residual=residual,
+        tone=tone,
     )
 
 
