@@ -80,6 +80,7 @@ def index_cmd(
     else:
         click.echo(_index_line(report))
         _echo_skips("unreadable album files", report.errors)
+        _echo_skips("unreadable album folders", report.unreadable_folders)
 
 
 @cli.command("match")
@@ -249,7 +250,7 @@ def export_cmd(
         click.echo(f"following {len(decisions)} decision(s) from {decisions_path(results_dir)}")
     if dry_run:
         for it in items:
-            click.echo(f"{it.status:8} {it.source} -> {it.destination}")
+            click.echo(f"{it.status:8} {_shown(it.source)} -> {_shown(it.destination)}")
     done = ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "nothing to export"
     click.echo(f"{'would export' if dry_run else 'exported'} to {os.path.abspath(dest)}: {done}")
     if not dry_run and items:
@@ -296,8 +297,9 @@ def _read_results(results_dir: str) -> MatchRun:
         raise UsageError(f"no matches.json in {results_dir}; run 'photomatch match' first")
     try:
         return read_json(path)
-    except (ValueError, KeyError, TypeError) as exc:
-        raise PhotomatchError(f"cannot read {path}: {exc}") from None
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        # AttributeError: a document of the wrong shape (a list or null where an object goes).
+        raise PhotomatchError(f"cannot read {path}: {type(exc).__name__}: {exc}") from None
 
 
 def _load_decisions(
@@ -352,15 +354,17 @@ def _index_dict(report: IndexReport) -> dict:
         "ignored": report.ignored,
         "rebuilt": report.rebuilt,
         "unreadable": [{"path": p, "reason": r} for p, r in report.errors],
+        "unreadable_folders": [{"path": p, "reason": r} for p, r in report.unreadable_folders],
     }
 
 
 def _index_line(report: IndexReport) -> str:
     return (
-        f"album {report.album}: {report.images} images, {len(report.errors)} unreadable, "
+        f"album {_shown(report.album)}: {report.images} images, {len(report.errors)} unreadable, "
         f"{report.ignored} other files ignored\n"
-        f"index {report.index_path}: {report.decoded} decoded, {report.unchanged} unchanged, "
-        f"{report.removed} removed" + (" (rebuilt)" if report.rebuilt else "")
+        f"index {_shown(report.index_path)}: {report.decoded} decoded, "
+        f"{report.unchanged} unchanged, {report.removed} removed"
+        + (" (rebuilt)" if report.rebuilt else "")
     )
 
 
@@ -373,7 +377,7 @@ def _print_match_summary(run: MatchRun, report: IndexReport, out: str) -> None:
             if s.path.startswith(info.folder + os.sep):
                 unreadable[info.name] = unreadable.get(info.name, 0) + 1
                 break
-    width = max([len(n) for n in table] + [5])
+    width = max([len(_shown(n)) for n in table] + [5])
     click.echo(
         f"\n{'set':<{width}}  {MATCHED:>8} {AMBIGUOUS:>10} {UNMATCHED:>10} {'unreadable':>11}"
     )
@@ -381,13 +385,16 @@ def _print_match_summary(run: MatchRun, report: IndexReport, out: str) -> None:
     for name, row in table.items():
         cells = [row[MATCHED], row[AMBIGUOUS], row[UNMATCHED], unreadable.get(name, 0)]
         totals = [t + c for t, c in zip(totals, cells, strict=True)]
-        click.echo(f"{name:<{width}}  {cells[0]:>8} {cells[1]:>10} {cells[2]:>10} {cells[3]:>11}")
+        click.echo(
+            f"{_shown(name):<{width}}  {cells[0]:>8} {cells[1]:>10} {cells[2]:>10} {cells[3]:>11}"
+        )
     if len(table) > 1:
         click.echo(
             f"{'total':<{width}}  {totals[0]:>8} {totals[1]:>10} {totals[2]:>10} {totals[3]:>11}"
         )
     _echo_skips("unreadable thumbnails", [(s.path, s.reason) for s in run.skipped_queries])
     _echo_skips("unreadable album files", [(s.path, s.reason) for s in run.skipped_album])
+    _echo_skips("unreadable album folders", report.unreadable_folders)
     csv_path, json_path = results_paths(out)
     page = os.path.join(out, review.REVIEW_NAME)
     click.echo(f"\nwrote {csv_path}, {json_path} and {page}")
@@ -404,9 +411,18 @@ def _echo_skips(title: str, skips: list[tuple[str, str]]) -> None:
         return
     click.echo(f"\n{title} ({len(skips)}):")
     for path, reason in skips[:_SHOWN_SKIPS]:
-        click.echo(f"  {path}: {reason}")
+        click.echo(f"  {_shown(path)}: {_shown(reason)}")
     if len(skips) > _SHOWN_SKIPS:
         click.echo(f"  ... and {len(skips) - _SHOWN_SKIPS} more (see the JSON output)")
+
+
+def _shown(text: str) -> str:
+    """``text`` for a terminal line: control characters (a newline in a file name) and
+    bytes that are not UTF-8 are shown escaped, so each name stays on its line, as text."""
+    if text.isprintable():
+        return text
+    text = os.fsencode(text).decode("utf-8", "backslashreplace")
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
 
 
 def _print_json(data: dict) -> None:

@@ -146,7 +146,9 @@ def export_originals(
         disable=not progress or dry_run,
     ):
         try:
-            item = _export_one(set_name, source, os.path.join(dest, folder), mode, dry_run, verify)
+            item = _export_one(
+                set_name, source, os.path.join(dest, folder), mode, dry_run, verify, run.album
+            )
         except ExportError as exc:
             raise ExportError(
                 f"{exc} ({len(items)} of {len(jobs)} files exported before it; no partial file "
@@ -165,7 +167,7 @@ def export_originals(
 
 
 def _export_one(
-    set_name: str, source: str, folder: str, mode: str, dry_run: bool, verify: bool
+    set_name: str, source: str, folder: str, mode: str, dry_run: bool, verify: bool, album: str
 ) -> ExportItem:
     try:
         size = os.stat(source).st_size
@@ -174,10 +176,13 @@ def _export_one(
     name = os.path.basename(source)
     digest = _Digest(source)
     if dry_run:
+        _check_outside(folder, album)
         target, same = _free_name(folder, name, source, mode, size, digest)
         return ExportItem(set_name, source, target, size, "exists" if same else "planned")
     try:
         os.makedirs(folder, exist_ok=True)
+        # DEST itself is checked up front; a folder in it may be a symlink into the album.
+        _check_outside(folder, album)
         while True:
             target, same = _free_name(folder, name, source, mode, size, digest)
             if same:
@@ -196,6 +201,14 @@ def _export_one(
         raise ExportError(
             f"cannot export {source} to {folder}: {exc.strerror or exc}{hint}"
         ) from None
+
+
+def _check_outside(folder: str, album: str) -> None:
+    if is_inside(folder, album):
+        raise ExportError(
+            f"export folder {folder} leads into the album ({os.path.realpath(folder)}); "
+            "photomatch never writes there"
+        )
 
 
 class _Digest:
@@ -226,12 +239,25 @@ def _free_name(
     stem, ext = os.path.splitext(name)
     n = 0
     while True:
-        target = os.path.join(folder, name if n == 0 else f"{stem}-{n}{ext}")
+        target = os.path.join(folder, name if n == 0 else _suffixed(stem, ext, n, folder))
         if not os.path.lexists(target):
             return target, False
         if _same(source, target, mode, size, digest):
             return target, True
         n += 1
+
+
+def _suffixed(stem: str, ext: str, n: int, folder: str) -> str:
+    """``stem-n.ext``, the stem shortened if needed so the name fits the file system's limit
+    (a 255-byte original name must still get its ``-1``)."""
+    try:
+        limit = os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        limit = 255
+    tail = f"-{n}{ext}"
+    while stem and len(os.fsencode(stem + tail)) > limit:
+        stem = stem[:-1]  # whole characters (an undecodable byte is one)
+    return stem + tail
 
 
 def _same(source: str, target: str, mode: str, size: int, digest: Callable[[], str]) -> bool:
@@ -311,13 +337,16 @@ def _publish(source: str, target: str, mode: str, size: int, verify: bool) -> st
 
 def _write_manifest(path: str, items: Iterable[ExportItem]) -> None:
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    tmp = path + ".part"
+    # A fresh temporary name (O_EXCL): never a file, or a symlink, that was already there.
+    folder = os.path.dirname(path) or "."
+    fd, tmp = tempfile.mkstemp(prefix=".manifest-", suffix=".part", dir=folder)
     try:
-        with open(tmp, "w", newline="", encoding="utf-8", errors="surrogateescape") as fh:
+        with open(fd, "w", newline="", encoding="utf-8", errors="surrogateescape") as fh:
             writer = csv.writer(fh)
             writer.writerow(MANIFEST_COLUMNS)
             for it in items:
                 writer.writerow([it.set, it.source, it.destination, it.bytes, it.sha256, it.status])
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     finally:
         if os.path.lexists(tmp):

@@ -25,9 +25,12 @@ rebuilt, never mixed):
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import stat
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -108,12 +111,23 @@ def load_grey(path: str, size: int = DECODE_SIZE) -> np.ndarray:
 
     Raises DecodeError with the reason when the file cannot be read or decoded,
     is not a regular file, or is larger than ``MAX_PIXELS`` (see ``open_image``).
+    Safe to call from many threads; each failure carries its own file's reason.
     """
-    image = open_image(path, size)
     try:
-        return _to_grey_array(image)
-    except pyvips.Error as exc:
-        raise DecodeError(path, _reason(exc)) from None
+        with _ERRORS.shared():
+            return _to_grey_array(_open_image(path, size))
+    except pyvips.Error:
+        pass
+    # libvips keeps one error buffer for the whole process: a reason read while
+    # other threads decode may be theirs, or gone. A file that failed is decoded
+    # again with no other decode running, so its reason is its own. Failures are
+    # rare, so this costs nothing on a healthy album.
+    with _ERRORS.exclusive():
+        pyvips.vips_lib.vips_error_clear()
+        try:
+            return _to_grey_array(_open_image(path, size))
+        except pyvips.Error as exc:
+            raise DecodeError(path, _reason(exc)) from None
 
 
 def open_image(path: str, size: int) -> pyvips.Image:
@@ -124,8 +138,17 @@ def open_image(path: str, size: int) -> pyvips.Image:
     name works, however it is encoded, and libvips never parses options out of
     it. The header is read first and an image of more than ``MAX_PIXELS``
     pixels is refused before a pixel is decoded (decompression bombs). Raises
-    DecodeError with the reason.
+    DecodeError with the reason (libvips' reason may be another thread's when
+    several fail at once; ``load_grey`` guards against that).
     """
+    try:
+        return _open_image(path, size)
+    except pyvips.Error as exc:
+        raise DecodeError(path, _reason(exc)) from None
+
+
+def _open_image(path: str, size: int) -> pyvips.Image:
+    """``open_image``, raising DecodeError for what photomatch checks, pyvips.Error for libvips."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except OSError as exc:
@@ -153,10 +176,48 @@ def open_image(path: str, size: int) -> pyvips.Image:
         return pyvips.Image.thumbnail_source(
             source, size, height=size, size="down", option_string="fail_on=truncated"
         )
-    except pyvips.Error as exc:
-        raise DecodeError(path, _reason(exc)) from None
     finally:
         os.close(fd)
+
+
+class _ErrorGate:
+    """Many threads decode at once (``shared``); one retries a failure alone (``exclusive``)."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._active = 0
+        self._exclusive = False
+
+    @contextlib.contextmanager
+    def shared(self) -> Iterator[None]:
+        with self._changed:
+            while self._exclusive:
+                self._changed.wait()
+            self._active += 1
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._active -= 1
+                self._changed.notify_all()
+
+    @contextlib.contextmanager
+    def exclusive(self) -> Iterator[None]:
+        with self._changed:
+            while self._exclusive:
+                self._changed.wait()
+            self._exclusive = True
+            while self._active:
+                self._changed.wait()
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._exclusive = False
+                self._changed.notify_all()
+
+
+_ERRORS = _ErrorGate()
 
 
 def grey_from_image(image: pyvips.Image) -> np.ndarray:
@@ -239,43 +300,93 @@ def _area_edges(
 
 def dhash_words(view: np.ndarray) -> np.ndarray:
     """The ``WORDS`` uint64 words of one grey view (see module doc for bit order)."""
-    grid = area_resize(view, _GRID, _GRID)
-    horizontal = grid[:8, 1:] > grid[:8, :-1]
-    vertical = grid[1:, :8] > grid[:-1, :8]
-    return np.array([_pack(horizontal), _pack(vertical)], dtype=np.uint64)
+    view = np.asarray(view)
+    return _dhash_rows(view, [(0, 0, view.shape[0], view.shape[1])])[0]
 
 
-def _pack(bits: np.ndarray) -> np.uint64:
-    packed = np.packbits(bits.reshape(-1).astype(np.uint8))  # MSB-first bytes
-    return np.frombuffer(packed.tobytes(), dtype=">u8")[0].astype(np.uint64)
+def _dhash_rows(grey: np.ndarray, boxes: list[tuple[int, int, int, int]]) -> np.ndarray:
+    """uint64 ``(V, WORDS)`` dHash rows of the ``(top, left, height, width)`` boxes of ``grey``.
+
+    Every box's 9x9 grid comes from one summed-area table of the frame: the
+    integral of a pixel grid is bilinear inside each pixel, so interpolating
+    the table at the grid's fractional corners gives exact box sums, the same
+    area averages as ``area_resize`` (to rounding), in a few numpy calls for
+    all views together rather than dozens per view (which held the GIL).
+    """
+    h, w = grey.shape
+    # Exact integer sums for integer pixels. Both passes run along rows, with a
+    # transpose between them: numpy's cumsum down columns is several times slower.
+    acc = np.int64 if grey.dtype.kind in "biu" else np.float64
+    sat = np.zeros((h + 1, w + 1), dtype=acc)
+    np.cumsum(grey, axis=1, dtype=acc, out=sat[1:, 1:])
+    sat = np.ascontiguousarray(sat.T)
+    np.cumsum(sat, axis=1, out=sat)
+    sat = sat.T  # sat[y, x] is the sum of grey[:y, :x]
+    b = np.array(boxes, dtype=np.intp).reshape(-1, 4)
+    y0, y1, fy, dy = _grid_corners(b[:, 0], b[:, 2], h)
+    x0, x1, fx, dx = _grid_corners(b[:, 1], b[:, 3], w)
+    y0, y1, fy = y0[:, :, None], y1[:, :, None], fy[:, :, None]
+    x0, x1, fx = x0[:, None, :], x1[:, None, :], fx[:, None, :]
+    top = sat[y0, x0] + fx * (sat[y0, x1] - sat[y0, x0])
+    bottom = sat[y1, x0] + fx * (sat[y1, x1] - sat[y1, x0])
+    corners = top + fy * (bottom - top)  # (V, 10, 10) integrals from the frame's corner
+    sums = np.diff(np.diff(corners, axis=1), axis=2)
+    # In steps of 1/65536 grey level (float32's at 128-255, which area_resize
+    # returns): interpolating the table's large sums leaves ~1e-9 of noise, which
+    # must not split cells of equal content (a black sky) into a gradient.
+    grid = np.rint(sums / (dy[:, :, None] * dx[:, None, :]) * 65536.0)
+    horizontal = grid[:, :8, 1:] > grid[:, :8, :-1]
+    vertical = grid[:, 1:, :8] > grid[:, :-1, :8]
+    bits = np.stack([horizontal, vertical], axis=1).reshape(len(b), WORDS, 64)
+    packed = np.packbits(bits, axis=-1)  # MSB-first bytes, (V, WORDS, 8)
+    return np.ascontiguousarray(packed).view(">u8").reshape(len(b), WORDS).astype(np.uint64)
+
+
+def _grid_corners(
+    start: np.ndarray, length: np.ndarray, n: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per box along one axis: the table indices below and above each of the
+    ``_GRID + 1`` cell edges, the edge's fraction between them, and the cell widths."""
+    edges = np.linspace(0.0, length, _GRID + 1, axis=-1)  # (V, 10), as area_resize's
+    lo = np.floor(edges)
+    below = start[:, None] + lo.astype(np.intp)
+    above = np.minimum(below + 1, n)
+    return below, above, edges - lo, np.maximum(np.diff(edges, axis=-1), 1e-9)
 
 
 def crop_views(grey: np.ndarray, album: bool) -> list[tuple[int, np.ndarray]]:
     """The views of a decoded frame as ``(index into VIEW_NAMES, pixels)`` (see module doc)."""
-    views = [(0, grey)]
+    return [
+        (view, grey[top : top + height, left : left + width])
+        for view, (top, left, height, width) in _view_boxes(*grey.shape, album)
+    ]
+
+
+def _view_boxes(h: int, w: int, album: bool) -> list[tuple[int, tuple[int, int, int, int]]]:
+    """``(index into VIEW_NAMES, (top, left, height, width))`` of the views of an h x w frame."""
+    views = [(0, (0, 0, h, w))]
     if not album:
         return views
-    h, w = grey.shape
     side = min(h, w)
     if max(h, w) - side >= 2:
         if w > h:
             x = (w - side) // 2
-            views += [(1, grey[:, x : x + side]), (2, grey[:, :side]), (3, grey[:, w - side :])]
+            views += [(1, (0, x, h, side)), (2, (0, 0, h, side)), (3, (0, w - side, h, side))]
             wide = round(h * 4 / 3)
             if w > wide * 1.03:
-                views.append((4, grey[:, (w - wide) // 2 : (w - wide) // 2 + wide]))
+                views.append((4, (0, (w - wide) // 2, h, wide)))
         else:
             y = (h - side) // 2
-            views += [(1, grey[y : y + side, :]), (2, grey[:side, :]), (3, grey[h - side :, :])]
+            views += [(1, (y, 0, side, w)), (2, (0, 0, side, w)), (3, (h - side, 0, side, w))]
             tall = round(w * 4 / 3)
             if h > tall * 1.03:
-                views.append((4, grey[(h - tall) // 2 : (h - tall) // 2 + tall, :]))
+                views.append((4, ((h - tall) // 2, 0, tall, w)))
     # Inner windows: a thumbnail cropped off-centre by 5-20% lands near one of them.
     ih, iw = round(h * INNER), round(w * INNER)
     for view, (top, left) in enumerate(
         [((h - ih) // 2, (w - iw) // 2), (0, 0), (0, w - iw), (h - ih, 0), (h - ih, w - iw)], 5
     ):
-        views.append((view, grey[top : top + ih, left : left + iw]))
+        views.append((view, (top, left, ih, iw)))
     return views
 
 
@@ -329,8 +440,9 @@ def hash_grey(grey: np.ndarray, album: bool) -> ImageHashes:
     """
     if not album:
         grey = trim_border(grey)
-    views = crop_views(grey, album)
-    rows = np.stack([dhash_words(v) for _, v in views])
+    grey = np.asarray(grey)
+    views = _view_boxes(grey.shape[0], grey.shape[1], album)
+    rows = _dhash_rows(grey, [box for _, box in views])
     view_ids = np.array([i for i, _ in views], dtype=np.uint8)
     return ImageHashes(rows=rows, view_ids=view_ids, width=grey.shape[1], height=grey.shape[0])
 

@@ -17,9 +17,16 @@ import hashlib
 import os
 import sqlite3
 import sys
-from collections.abc import Callable, Iterator
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import BinaryIO, ClassVar, overload
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory lock
+    fcntl = None  # type: ignore[assignment]
 
 import numpy as np
 import platformdirs
@@ -62,7 +69,13 @@ class ScanEntry:
 
 @dataclass
 class IndexReport:
-    """What an index update did. ``errors`` lists ``(path, reason)`` of unreadable files."""
+    """What an index update did.
+
+    ``images`` (files with an image extension) is ``ok`` plus ``len(errors)``;
+    ``errors`` lists ``(path, reason)`` of the files that could not be hashed;
+    ``ignored`` counts the other files; ``unreadable_folders`` lists
+    ``(path, reason)`` of folders that could not be listed (their files are unknown).
+    """
 
     album: str
     index_path: str
@@ -73,6 +86,7 @@ class IndexReport:
     ignored: int = 0
     rebuilt: bool = False
     errors: list[tuple[str, str]] = field(default_factory=list)
+    unreadable_folders: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def ok(self) -> int:
@@ -83,18 +97,58 @@ class IndexReport:
 class AlbumArrays:
     """An index loaded for search.
 
-    ``paths[i]`` is the absolute path of file ``i`` (only files that hashed);
-    ``file_ids`` int64 ``(F,)`` their index row ids; ``hashes`` uint64
+    ``path(i)`` (or ``paths[i]``) is the absolute path of file ``i`` (only files
+    that hashed; ``load()`` gives an ``AlbumPaths``, which builds each path on
+    demand); ``file_ids`` int64 ``(F,)`` their index row ids; ``hashes`` uint64
     ``(R, WORDS)`` all view rows, C-contiguous; ``row_file`` int32 ``(R,)`` the
     file of each row; ``row_view`` uint8 ``(R,)`` its view (``hashing.VIEW_NAMES``).
     """
 
     root: str
-    paths: list[str]
+    paths: Sequence[str]
     file_ids: np.ndarray
     hashes: np.ndarray
     row_file: np.ndarray
     row_view: np.ndarray
+
+    def path(self, i: int) -> str:
+        """The absolute path of file ``i``."""
+        return self.paths[i]
+
+
+class AlbumPaths(Sequence[str]):
+    """The absolute paths of an index's files, each made when asked for.
+
+    Holds the paths relative to the album as the raw file-system bytes the
+    index stores: making 10^6 path strings would be most of ``load()``'s
+    time, and a search needs only its candidates'.
+    """
+
+    __slots__ = ("_names", "_root")
+
+    def __init__(self, root: str, names: list[bytes]) -> None:
+        self._root = root
+        self._names = names
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    @overload
+    def __getitem__(self, i: int) -> str: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[str]: ...
+
+    def __getitem__(self, i: int | slice) -> str | list[str]:
+        if isinstance(i, slice):
+            return [self._absolute(name) for name in self._names[i]]
+        return self._absolute(self._names[i])
+
+    def __iter__(self) -> Iterator[str]:
+        return map(self._absolute, self._names)
+
+    def _absolute(self, name: bytes) -> str:
+        return os.path.join(self._root, os.fsdecode(name))
 
 
 def default_index_path(album: str) -> str:
@@ -112,21 +166,30 @@ def is_inside(path: str, folder: str) -> bool:
     return os.path.commonpath([real_path, real_folder]) == real_folder
 
 
-def scan_album(root: str) -> tuple[list[ScanEntry], int]:
+def scan_album(
+    root: str, unreadable_folders: list[tuple[str, str]] | None = None
+) -> tuple[list[ScanEntry], int]:
     """Image files under ``root`` (sorted by path) and the count of ignored files.
 
-    Symlinked folders are not followed (no loops, nothing outside the album);
-    a symlinked file is indexed like the file it points to.
+    Only regular files with an image extension are taken; anything else
+    (other extensions, FIFOs, devices, sockets, broken or looping symlinks) is
+    ignored and counted. Symlinked folders are not followed (no loops, nothing
+    outside the album); a symlinked file is indexed like the file it points to.
+    A folder that cannot be listed (permissions, a path past the OS limit) is
+    appended to ``unreadable_folders`` as ``(absolute path, reason)``.
     """
     found: list[ScanEntry] = []
     ignored = 0
     stack = [""]
     while stack:
         rel_dir = stack.pop()
+        folder = os.path.join(root, rel_dir)
         try:
-            with os.scandir(os.path.join(root, rel_dir)) as entries:
+            with os.scandir(folder) as entries:
                 listing = list(entries)
-        except OSError:
+        except OSError as exc:
+            if unreadable_folders is not None:
+                unreadable_folders.append((folder, exc.strerror or str(exc)))
             continue
         for entry in listing:
             rel = os.path.join(rel_dir, entry.name) if rel_dir else entry.name
@@ -148,7 +211,14 @@ def scan_album(root: str) -> tuple[list[ScanEntry], int]:
 
 
 class AlbumIndex:
-    """The SQLite index of one album. Use as a context manager or call ``close()``."""
+    """The SQLite index of one album. Use as a context manager or call ``close()``.
+
+    An open index holds an advisory lock (``flock`` on ``INDEX.lock``, beside
+    the index): a second photomatch run on the same index waits, saying so on
+    stderr, until the first one closes it, then finds the index up to date.
+    The same goes for two threads; one thread opening an index it already has
+    open gets AlbumIndexError rather than wait for itself.
+    """
 
     def __init__(self, album: str, index_path: str | None = None, rebuild: bool = False) -> None:
         if not os.path.isdir(album):
@@ -158,7 +228,22 @@ class AlbumIndex:
         if is_inside(self.path, self.root):
             raise UsageError(f"the index must not be inside the album: {self.path}")
         self.rebuilt = False
-        os.makedirs(os.path.dirname(self.path), exist_ok=True)
+        self._db: sqlite3.Connection | None = None
+        try:
+            os.makedirs(os.path.dirname(self.path), exist_ok=True)
+        except OSError as exc:
+            raise AlbumIndexError(
+                f"cannot create the index folder {os.path.dirname(self.path)}: "
+                f"{exc.strerror or exc}"
+            ) from None
+        self._lock = _IndexLock(self.path)
+        try:
+            self._open(rebuild)
+        except BaseException:
+            self.close()
+            raise
+
+    def _open(self, rebuild: bool) -> None:
         if rebuild and os.path.exists(self.path):
             for suffix in ("", "-wal", "-shm"):
                 if os.path.exists(self.path + suffix):
@@ -171,9 +256,7 @@ class AlbumIndex:
             self._db.executescript(_SCHEMA)
             self._check_versions()
         except sqlite3.DatabaseError as exc:
-            raise AlbumIndexError(
-                f"index file {self.path} is damaged ({exc}); rerun with --rebuild"
-            ) from None
+            raise _index_error(self.path, exc) from None
 
     def __enter__(self) -> AlbumIndex:
         return self
@@ -182,7 +265,17 @@ class AlbumIndex:
         self.close()
 
     def close(self) -> None:
-        self._db.close()
+        """Close the database and release the lock (idempotent)."""
+        if self._db is not None:
+            self.db.close()
+            self._db = None
+        self._lock.release()
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        if self._db is None:
+            raise AlbumIndexError(f"index {self.path} is closed")
+        return self._db
 
     def _check_versions(self) -> None:
         wanted = {
@@ -190,16 +283,16 @@ class AlbumIndex:
             "hash_version": str(hashing.HASH_VERSION),
             "words": str(hashing.WORDS),
         }
-        have = dict(self._db.execute("SELECT key, value FROM meta"))
+        have = dict(self.db.execute("SELECT key, value FROM meta"))
         if any(have.get(k) != v for k, v in wanted.items()):
             # Hashes of another version are not comparable: start over, never mix.
-            with self._db:
+            with self.db:
                 if have:
                     self.rebuilt = True
-                self._db.execute("DELETE FROM files")
-                self._db.execute("DELETE FROM meta")
-                self._db.executemany("INSERT INTO meta VALUES (?, ?)", sorted(wanted.items()))
-                self._db.execute("INSERT INTO meta VALUES ('album', ?)", (self.root,))
+                self.db.execute("DELETE FROM files")
+                self.db.execute("DELETE FROM meta")
+                self.db.executemany("INSERT INTO meta VALUES (?, ?)", sorted(wanted.items()))
+                self.db.execute("INSERT INTO meta VALUES ('album', ?)", (self.root,))
 
     def update(
         self,
@@ -207,24 +300,38 @@ class AlbumIndex:
         jobs: int | None = None,
         on_batch: Callable[[int], None] | None = None,
     ) -> IndexReport:
-        """Bring the index up to date with the album; decode only new or changed files."""
-        entries, ignored = scan_album(self.root)
+        """Bring the index up to date with the album; decode only new or changed files.
+
+        Rows are committed every ``BATCH_SIZE`` files: a run killed half way keeps
+        what it committed, and the next run decodes only the rest.
+        """
+        try:
+            return self._update(progress, jobs, on_batch)
+        except sqlite3.DatabaseError as exc:
+            raise _index_error(self.path, exc) from None
+
+    def _update(
+        self, progress: bool, jobs: int | None, on_batch: Callable[[int], None] | None
+    ) -> IndexReport:
+        unreadable_folders: list[tuple[str, str]] = []
+        entries, ignored = scan_album(self.root, unreadable_folders)
         report = IndexReport(
             album=self.root,
             index_path=self.path,
             images=len(entries),
             ignored=ignored,
             rebuilt=self.rebuilt,
+            unreadable_folders=sorted(unreadable_folders),
         )
         known = {
             os.fsdecode(path): (size, mtime)
-            for path, size, mtime in self._db.execute("SELECT path, size, mtime_ns FROM files")
+            for path, size, mtime in self.db.execute("SELECT path, size, mtime_ns FROM files")
         }
         present = {e.rel for e in entries}
         gone = [rel for rel in known if rel not in present]
         if gone:
-            with self._db:
-                self._db.executemany(
+            with self.db:
+                self.db.executemany(
                     "DELETE FROM files WHERE path = ?", [(os.fsencode(r),) for r in gone]
                 )
         report.removed = len(gone)
@@ -239,8 +346,8 @@ class AlbumIndex:
             dynamic_ncols=True,
         ) as bar:
             for batch in _batches(self._decode_all(todo, jobs), BATCH_SIZE):
-                with self._db:
-                    self._db.executemany(
+                with self.db:
+                    self.db.executemany(
                         "INSERT OR REPLACE INTO files (path, size, mtime_ns, status, error, width,"
                         " height, view_ids, hashes) VALUES (?,?,?,?,?,?,?,?,?)",
                         batch,
@@ -249,7 +356,7 @@ class AlbumIndex:
                 bar.update(len(batch))
                 if on_batch is not None:
                     on_batch(report.decoded)
-        report.errors = self.errors()
+        report.errors = self._errors()
         return report
 
     def _decode_all(self, todo: list[ScanEntry], jobs: int | None) -> Iterator[tuple]:
@@ -284,37 +391,153 @@ class AlbumIndex:
 
     def errors(self) -> list[tuple[str, str]]:
         """``(absolute path, reason)`` of every file that could not be hashed."""
-        rows = self._db.execute(
-            "SELECT path, error FROM files WHERE status = 'error' ORDER BY path"
-        )
+        try:
+            return self._errors()
+        except sqlite3.DatabaseError as exc:
+            raise _index_error(self.path, exc) from None
+
+    def _errors(self) -> list[tuple[str, str]]:
+        rows = self.db.execute("SELECT path, error FROM files WHERE status = 'error' ORDER BY path")
         return [(os.path.join(self.root, os.fsdecode(p)), e) for p, e in rows]
 
     def load(self) -> AlbumArrays:
         """Load every hashed file's view rows into contiguous arrays for the kernel."""
+        try:
+            return self._load()
+        except sqlite3.DatabaseError as exc:
+            raise _index_error(self.path, exc) from None
+
+    def _load(self) -> AlbumArrays:
+        # Per-file Python work is most of the time at 10^6 files: the loop only
+        # appends; checks run on whole arrays and paths are made on demand.
         ids: list[int] = []
-        paths: list[str] = []
+        names: list[bytes] = []
         views: list[bytes] = []
         blobs: list[bytes] = []
-        for file_id, path, view_ids, blob in self._db.execute(
+        add_id, add_name, add_views, add_blob = ids.append, names.append, views.append, blobs.append
+        for file_id, name, view_ids, blob in self.db.execute(
             "SELECT id, path, view_ids, hashes FROM files WHERE status = 'ok' ORDER BY path"
         ):
-            ids.append(file_id)
-            paths.append(os.path.join(self.root, os.fsdecode(path)))
-            views.append(view_ids)
-            blobs.append(blob)
-        row_view = np.frombuffer(b"".join(views), dtype=np.uint8)
-        counts = np.fromiter((len(v) for v in views), dtype=np.int64, count=len(views))
-        hashes = np.frombuffer(b"".join(blobs), dtype="<u8").astype(np.uint64, copy=False)
-        hashes = np.ascontiguousarray(hashes.reshape(-1, hashing.WORDS))
-        row_file = np.repeat(np.arange(len(paths), dtype=np.int32), counts)
+            add_id(file_id)
+            add_name(name)
+            add_views(view_ids)
+            add_blob(blob)
+        try:
+            row_view = np.frombuffer(b"".join(views), dtype=np.uint8)
+            hashes = np.frombuffer(b"".join(blobs), dtype="<u8")
+            counts = np.fromiter(map(len, views), dtype=np.int64, count=len(views))
+            sizes = np.fromiter(map(len, blobs), dtype=np.int64, count=len(blobs))
+        except TypeError:  # NULL or text where bytes belong
+            raise _bad_rows(names, views, blobs) from None
+        if np.any((counts == 0) | (sizes != counts * 8 * hashing.WORDS)):
+            raise _bad_rows(names, views, blobs)
+        hashes = hashes.astype(np.uint64, copy=False).reshape(-1, hashing.WORDS)
+        row_file = np.repeat(np.arange(len(names), dtype=np.int32), counts)
         return AlbumArrays(
             root=self.root,
-            paths=paths,
-            file_ids=np.asarray(ids, dtype=np.int64),
+            paths=AlbumPaths(self.root, names),
+            file_ids=np.array(ids, dtype=np.int64),
             hashes=hashes,
             row_file=row_file,
             row_view=row_view,
         )
+
+
+def _bad_rows(names: list[bytes], views: list[bytes], blobs: list[bytes]) -> sqlite3.DatabaseError:
+    """The error naming the first file whose stored hash rows are malformed."""
+    row_bytes = 8 * hashing.WORDS
+    for name, view_ids, blob in zip(names, views, blobs, strict=True):
+        if (
+            not isinstance(view_ids, bytes)
+            or not isinstance(blob, bytes)
+            or not view_ids
+            or len(blob) != len(view_ids) * row_bytes
+        ):
+            return sqlite3.DatabaseError(f"bad hash rows for {os.fsdecode(name)!r}")
+    return sqlite3.DatabaseError("bad hash rows")
+
+
+def _index_error(path: str, exc: sqlite3.DatabaseError) -> AlbumIndexError:
+    """One clear error for a failing index: damaged (rebuild it), or another cause."""
+    text = str(exc)
+    if isinstance(exc, sqlite3.OperationalError) and not any(
+        word in text for word in ("malformed", "not a database", "no such", "no column")
+    ):
+        # Disk full, read-only or locked past the timeout: the file is not at fault.
+        return AlbumIndexError(f"cannot use the index file {path}: {text}")
+    return AlbumIndexError(f"index file {path} is damaged ({text}); rerun with --rebuild")
+
+
+class _IndexLock:
+    """An exclusive advisory lock on the index ``index_path`` (``flock`` on
+    ``index_path + ".lock"``), held until ``release()``.
+
+    Waits for another process's lock, or another thread's, saying so once on
+    stderr. ``flock`` locks are released by the kernel when their holder dies,
+    even by ``kill -9``, so a crashed run never leaves a stale lock. A thread
+    that already holds the lock gets AlbumIndexError instead of waiting for
+    itself forever. Where ``fcntl`` is missing (Windows) only threads are kept apart.
+    """
+
+    _holders: ClassVar[dict[str, int]] = {}
+    _changed: ClassVar[threading.Condition] = threading.Condition()
+
+    def __init__(self, index_path: str) -> None:
+        self.path = os.path.realpath(index_path + ".lock")
+        self._fh: BinaryIO | None = None
+        self._mine = False
+        me = threading.get_ident()
+        with self._changed:
+            if self._holders.get(self.path) == me:
+                raise AlbumIndexError(
+                    f"index {index_path} is already open in this thread; close it first"
+                )
+            if self.path in self._holders:
+                _say_waiting(index_path)
+                while self.path in self._holders:
+                    self._changed.wait()
+            self._holders[self.path] = me
+            self._mine = True
+        try:
+            if fcntl is not None:
+                self._fh = open(self.path, "ab")  # noqa: SIM115 - open while the lock is held
+                try:
+                    fcntl.flock(self._fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    _say_waiting(index_path)
+                    fcntl.flock(self._fh.fileno(), fcntl.LOCK_EX)
+        except OSError as exc:
+            self.release()
+            raise AlbumIndexError(
+                f"cannot lock the index {index_path}: {exc.strerror or exc}"
+            ) from None
+        except BaseException:
+            self.release()
+            raise
+
+    def __del__(self) -> None:
+        try:
+            self.release()
+        except Exception:  # noqa: BLE001 - interpreter shutdown: the OS releases the lock
+            pass
+
+    def release(self) -> None:
+        if self._fh is not None:
+            self._fh.close()  # closing the file releases the lock
+            self._fh = None
+        if self._mine:
+            self._mine = False
+            with self._changed:
+                self._holders.pop(self.path, None)
+                self._changed.notify_all()
+
+
+def _say_waiting(index_path: str) -> None:
+    print(
+        f"photomatch: waiting for another photomatch run on this index ({index_path})...",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def _error_row(key: bytes, entry: ScanEntry, reason: str) -> tuple:

@@ -32,6 +32,7 @@ from importlib import resources
 import pyvips
 from tqdm import tqdm
 
+from . import hashing
 from .errors import UsageError
 from .index import is_inside
 from .results import (
@@ -81,7 +82,8 @@ def make_preview(source: str, target: str) -> None:
     Written under a temporary name then renamed, so an interrupted run never
     leaves a truncated preview that a later run would take as done.
     """
-    image = pyvips.Image.thumbnail(source, PREVIEW_SIZE, height=PREVIEW_SIZE, size="down")
+    # Decoded like the index decodes: any file name, no blocking on odd files.
+    image = hashing.open_image(source, PREVIEW_SIZE)
     if image.hasalpha():
         image = image.flatten(background=255)
     image = image.colourspace("srgb")
