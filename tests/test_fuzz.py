@@ -17,12 +17,13 @@ from hypothesis import strategies as st
 
 from photomatch import DecodeError, hashing
 from photomatch._core import hamming_distances, hamming_topk
-from photomatch.cli import _read_results, _shown
+from photomatch.cli import _read_results
 from photomatch.demo import sample_image
 from photomatch.errors import PhotomatchError
 from photomatch.results import parse_decisions, read_decisions
 from photomatch.review import script_json
 from photomatch.review_server import ReviewServer
+from photomatch.summary import shown as _shown
 
 FUZZ = settings(
     max_examples=150,

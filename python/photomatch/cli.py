@@ -7,7 +7,6 @@ arguments, missing or empty folders); 3 done, but some thumbnails need review
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import webbrowser
@@ -17,12 +16,8 @@ import click
 from . import api, demo, review
 from . import export as export_mod
 from .errors import PhotomatchError, UsageError
-from .index import IndexReport
 from .matching import Policy
 from .results import (
-    AMBIGUOUS,
-    MATCHED,
-    UNMATCHED,
     Decision,
     MatchRun,
     check_decisions,
@@ -31,9 +26,9 @@ from .results import (
     read_json,
     results_paths,
 )
+from .summary import echo_skips, index_dict, index_line, print_json, print_match_summary, shown
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_REVIEW = 0, 1, 2, 3
-_SHOWN_SKIPS = 8
 
 index_option = click.option(
     "--index",
@@ -76,11 +71,11 @@ def index_cmd(
     """Build or refresh the index of ALBUM (only new or changed files are decoded)."""
     report = api.index_album(album, index_path, rebuild=rebuild, progress=not quiet, jobs=jobs)
     if as_json:
-        _print_json(_index_dict(report))
+        print_json(index_dict(report))
     else:
-        click.echo(_index_line(report))
-        _echo_skips("unreadable album files", report.errors)
-        _echo_skips("unreadable album folders", report.unreadable_folders)
+        click.echo(index_line(report))
+        echo_skips("unreadable album files", report.errors)
+        echo_skips("unreadable album folders", report.unreadable_folders)
 
 
 @cli.command("match")
@@ -129,9 +124,9 @@ def match_cmd(
     )
     page = _write_review(run, out, jobs=jobs, quiet=quiet)
     if as_json:
-        _print_json(
+        print_json(
             {
-                "index": _index_dict(report),
+                "index": index_dict(report),
                 "out": os.path.abspath(out),
                 "review": os.path.abspath(page),
                 "summary": run.count_by_set(),
@@ -140,7 +135,7 @@ def match_cmd(
             }
         )
     else:
-        _print_match_summary(run, report, out)
+        print_match_summary(run, report, out)
     sys.exit(EXIT_REVIEW if run.needs_review() else EXIT_OK)
 
 
@@ -236,7 +231,7 @@ def export_cmd(
     for it in items:
         counts[it.status] = counts.get(it.status, 0) + 1
     if as_json:
-        _print_json(
+        print_json(
             {
                 "dest": os.path.abspath(dest),
                 "dry_run": dry_run,
@@ -250,7 +245,7 @@ def export_cmd(
         click.echo(f"following {len(decisions)} decision(s) from {decisions_path(results_dir)}")
     if dry_run:
         for it in items:
-            click.echo(f"{it.status:8} {_shown(it.source)} -> {_shown(it.destination)}")
+            click.echo(f"{it.status:8} {shown(it.source)} -> {shown(it.destination)}")
     done = ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "nothing to export"
     click.echo(f"{'would export' if dry_run else 'exported'} to {os.path.abspath(dest)}: {done}")
     if not dry_run and items:
@@ -276,7 +271,7 @@ def demo_cmd(folder: str, quiet: bool) -> None:
         progress=not quiet,
     )
     _write_review(run, out, quiet=quiet)
-    _print_match_summary(run, report, out)
+    print_match_summary(run, report, out)
     items = export_mod.export_originals(run, os.path.join(folder, "export"), progress=not quiet)
     click.echo(
         f"exported {len(items)} originals to {os.path.abspath(os.path.join(folder, 'export'))}"
@@ -341,92 +336,6 @@ def _write_review(
         raise PhotomatchError(
             f"cannot write the review page in {out}: {exc.strerror or exc}"
         ) from None
-
-
-def _index_dict(report: IndexReport) -> dict:
-    return {
-        "album": report.album,
-        "index": report.index_path,
-        "images": report.images,
-        "decoded": report.decoded,
-        "unchanged": report.unchanged,
-        "removed": report.removed,
-        "ignored": report.ignored,
-        "rebuilt": report.rebuilt,
-        "unreadable": [{"path": p, "reason": r} for p, r in report.errors],
-        "unreadable_folders": [{"path": p, "reason": r} for p, r in report.unreadable_folders],
-    }
-
-
-def _index_line(report: IndexReport) -> str:
-    return (
-        f"album {_shown(report.album)}: {report.images} images, {len(report.errors)} unreadable, "
-        f"{report.ignored} other files ignored\n"
-        f"index {_shown(report.index_path)}: {report.decoded} decoded, "
-        f"{report.unchanged} unchanged, {report.removed} removed"
-        + (" (rebuilt)" if report.rebuilt else "")
-    )
-
-
-def _print_match_summary(run: MatchRun, report: IndexReport, out: str) -> None:
-    click.echo(_index_line(report))
-    table = run.count_by_set()
-    unreadable: dict[str, int] = {}
-    for s in run.skipped_queries:
-        for info in run.sets:
-            if s.path.startswith(info.folder + os.sep):
-                unreadable[info.name] = unreadable.get(info.name, 0) + 1
-                break
-    width = max([len(_shown(n)) for n in table] + [5])
-    click.echo(
-        f"\n{'set':<{width}}  {MATCHED:>8} {AMBIGUOUS:>10} {UNMATCHED:>10} {'unreadable':>11}"
-    )
-    totals = [0, 0, 0, 0]
-    for name, row in table.items():
-        cells = [row[MATCHED], row[AMBIGUOUS], row[UNMATCHED], unreadable.get(name, 0)]
-        totals = [t + c for t, c in zip(totals, cells, strict=True)]
-        click.echo(
-            f"{_shown(name):<{width}}  {cells[0]:>8} {cells[1]:>10} {cells[2]:>10} {cells[3]:>11}"
-        )
-    if len(table) > 1:
-        click.echo(
-            f"{'total':<{width}}  {totals[0]:>8} {totals[1]:>10} {totals[2]:>10} {totals[3]:>11}"
-        )
-    _echo_skips("unreadable thumbnails", [(s.path, s.reason) for s in run.skipped_queries])
-    _echo_skips("unreadable album files", [(s.path, s.reason) for s in run.skipped_album])
-    _echo_skips("unreadable album folders", report.unreadable_folders)
-    csv_path, json_path = results_paths(out)
-    page = os.path.join(out, review.REVIEW_NAME)
-    click.echo(f"\nwrote {csv_path}, {json_path} and {page}")
-    doubtful = totals[1] + totals[2] + totals[3]
-    if doubtful:
-        click.echo(
-            f"{doubtful} thumbnail(s) need review (ambiguous, unmatched or unreadable): "
-            f"photomatch review {out}"
-        )
-
-
-def _echo_skips(title: str, skips: list[tuple[str, str]]) -> None:
-    if not skips:
-        return
-    click.echo(f"\n{title} ({len(skips)}):")
-    for path, reason in skips[:_SHOWN_SKIPS]:
-        click.echo(f"  {_shown(path)}: {_shown(reason)}")
-    if len(skips) > _SHOWN_SKIPS:
-        click.echo(f"  ... and {len(skips) - _SHOWN_SKIPS} more (see the JSON output)")
-
-
-def _shown(text: str) -> str:
-    """``text`` for a terminal line: control characters (a newline in a file name) and
-    bytes that are not UTF-8 are shown escaped, so each name stays on its line, as text."""
-    if text.isprintable():
-        return text
-    text = os.fsencode(text).decode("utf-8", "backslashreplace")
-    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
-
-
-def _print_json(data: dict) -> None:
-    click.echo(json.dumps(data, indent=1, ensure_ascii=True))
 
 
 def main(argv: list[str] | None = None) -> int:
