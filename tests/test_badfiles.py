@@ -650,7 +650,7 @@ def test_header_limit_refuses_before_decoding(tmp_path, monkeypatch):
         hashing.load_grey(str(path))
     assert calls == []
     monkeypatch.setattr(hashing, "MAX_PIXELS", photo().width * photo().height)
-    assert hashing.load_grey(str(path)).shape == (170, 256)
+    assert max(hashing.load_grey(str(path)).shape) == hashing.DECODE_SIZE
     assert calls == [1]
 
 

@@ -35,8 +35,9 @@ _FINE_RADIUS = 3
 #: Long side, in pixels, at most, of the canonical check.
 CHECK_SIZE = 256
 #: Candidates are decoded to fit this box, so that a crop of them still
-#: offers CHECK_SIZE pixels.
-VERIFY_DECODE_SIZE = 512
+#: offers CHECK_SIZE pixels (500, not 512, for the 8x shrink-on-load, see
+#: hashing.DECODE_SIZE).
+VERIFY_DECODE_SIZE = 500
 #: An alignment is canonical when the thumbnail fits at a canonical framing to
 #: within CANONICAL_RESIDUAL of its long side, and the best window anywhere is
 #: (nearly) full size.
