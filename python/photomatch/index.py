@@ -30,10 +30,10 @@ except ImportError:  # Windows: no advisory lock
 
 import numpy as np
 import platformdirs
-from tqdm import tqdm
 
 from . import hashing
 from .errors import AlbumIndexError, DecodeError, UsageError
+from .progress import bar
 
 FORMAT_VERSION = 3
 BATCH_SIZE = 128
@@ -337,14 +337,7 @@ class AlbumIndex:
         report.removed = len(gone)
         todo = [e for e in entries if known.get(e.rel) != (e.size, e.mtime_ns)]
         report.unchanged = len(entries) - len(todo)
-        with tqdm(
-            total=len(todo),
-            unit="img",
-            desc="indexing",
-            file=sys.stderr,
-            disable=not progress or not todo,
-            dynamic_ncols=True,
-        ) as bar:
+        with bar(len(todo), "indexing", progress) as counter:
             for batch in _batches(self._decode_all(todo, jobs), BATCH_SIZE):
                 with self.db:
                     self.db.executemany(
@@ -353,7 +346,7 @@ class AlbumIndex:
                         batch,
                     )
                 report.decoded += len(batch)
-                bar.update(len(batch))
+                counter.update(len(batch))
                 if on_batch is not None:
                     on_batch(report.decoded)
         report.errors = self._errors()

@@ -28,19 +28,17 @@
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
-from tqdm import tqdm
 
 from . import hashing, verify
 from ._core import hamming_topk
 from .decision import DEFAULT_POLICY, ORIENTATIONS, Checker, Policy, one_to_one
 from .errors import DecodeError, UsageError
 from .index import AlbumArrays, scan_album
+from .progress import threaded_map
 from .results import UNMATCHED, Candidate, QueryResult, SetInfo, Skipped
 
 
@@ -99,20 +97,8 @@ def hash_queries(
 
     queries: list[QueryImage] = []
     skipped: list[Skipped] = []
-    with (
-        ThreadPoolExecutor(max_workers=jobs or os.cpu_count() or 1) as pool,
-        tqdm(
-            total=len(todo),
-            unit="img",
-            desc="thumbnails",
-            file=sys.stderr,
-            disable=not progress,
-            dynamic_ncols=True,
-        ) as bar,
-    ):
-        for item in pool.map(one, todo):
-            (queries if isinstance(item, QueryImage) else skipped).append(item)
-            bar.update(1)
+    for item in threaded_map(one, todo, "thumbnails", progress, jobs):
+        (queries if isinstance(item, QueryImage) else skipped).append(item)
     return queries, skipped
 
 
@@ -135,21 +121,8 @@ def match(
     files: dict[str, int] = {}
     searched = _search(album, queries, policy, files)
     checker = Checker(loader, policy, album, files)
-    with (
-        ThreadPoolExecutor(max_workers=jobs or os.cpu_count() or 1) as pool,
-        tqdm(
-            total=len(queries),
-            unit="img",
-            desc="checking",
-            file=sys.stderr,
-            disable=not progress,
-            dynamic_ncols=True,
-        ) as bar,
-    ):
-        results = []
-        for result in pool.map(checker.decide, queries, searched):
-            results.append(result)
-            bar.update(1)
+    work = list(zip(queries, searched, strict=True))
+    results = list(threaded_map(lambda w: checker.decide(*w), work, "checking", progress, jobs))
     return one_to_one(results, policy)
 
 

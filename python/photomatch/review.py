@@ -23,18 +23,16 @@ import html
 import json
 import os
 import re
-import sys
 import tempfile
 from collections.abc import Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 
 import pyvips
-from tqdm import tqdm
 
 from . import hashing
 from .errors import UsageError
 from .index import is_inside
+from .progress import threaded_map
 from .results import (
     AMBIGUOUS,
     MATCHED,
@@ -121,22 +119,7 @@ def make_previews(
             return path, False
         return path, True
 
-    failed: set[str] = set()
-    with (
-        ThreadPoolExecutor(max_workers=jobs or os.cpu_count() or 1) as pool,
-        tqdm(
-            total=len(todo),
-            unit="img",
-            desc="previews",
-            file=sys.stderr,
-            disable=not progress or not todo,
-            dynamic_ncols=True,
-        ) as bar,
-    ):
-        for path, ok in pool.map(one, todo):
-            if not ok:
-                failed.add(path)
-            bar.update(1)
+    failed = {path for path, ok in threaded_map(one, todo, "previews", progress, jobs) if not ok}
     used = {k for p, k in keys.items() if k is not None and p not in failed}
     for name in os.listdir(folder):
         if _PREVIEW_RE.match(name) and name not in used:

@@ -55,8 +55,7 @@ class Alignment:
     window of the thumbnail's aspect; ``x``, ``y`` the window's top-left corner
     in pixels of the candidate resized so that the largest window is
     ``COMPARE_SIZE`` on its long side; ``canonical`` as in the module doc;
-    ``offset`` the distance (pixels) from the best window to the nearest
-    canonical position; ``residual`` how far the thumbnail sits from the
+    ``residual`` how far the thumbnail sits from the
     canonical framing that fits it best, as a fraction of its long side;
     ``tone`` the mean absolute grey-level difference between the thumbnail and
     that window (exposure differs between the frames of a burst).
@@ -67,7 +66,6 @@ class Alignment:
     x: float
     y: float
     canonical: bool
-    offset: float
     residual: float = float("inf")
     tone: float = float("inf")
 
@@ -178,7 +176,7 @@ def align(thumbnail: np.ndarray, candidate: np.ndarray) -> Alignment:
     query = prepare_query(thumbnail, min(COMPARE_SIZE, int(window)))
     if float(query.std()) < MIN_STD:
         # A blank thumbnail matches everything equally: nothing to locate.
-        return Alignment(ncc=0.0, scale=1.0, x=0.0, y=0.0, canonical=False, offset=0.0)
+        return Alignment(ncc=0.0, scale=1.0, x=0.0, y=0.0, canonical=False)
     cand = fit_candidate(candidate, query.shape)
     # Coarse: everything at half size.
     q2 = area_resize(query, max(4, query.shape[0] // 2), max(4, query.shape[1] // 2))
@@ -226,8 +224,6 @@ def align(thumbnail: np.ndarray, candidate: np.ndarray) -> Alignment:
     iy = min(max(0, round(y)), cand.shape[0] - t.shape[0])
     ix = min(max(0, round(x)), cand.shape[1] - t.shape[1])
     tone = float(np.abs(cand[iy : iy + t.shape[0], ix : ix + t.shape[1]] - t).mean())
-    th, tw = query.shape[0] * scale, query.shape[1] * scale
-    offset = max(_canonical_offset(y, cand.shape[0] - th), _canonical_offset(x, cand.shape[1] - tw))
     # The canonical check, as finely as both pictures allow.
     fine_query = prepare_query(thumbnail, min(CHECK_SIZE, int(window)))
     # At the scale found: a thumbnail trimmed alike on all sides (a frame and
@@ -245,7 +241,6 @@ def align(thumbnail: np.ndarray, candidate: np.ndarray) -> Alignment:
         x=x,
         y=y,
         canonical=canonical,
-        offset=offset,
         residual=residual,
         tone=tone,
     )
@@ -296,11 +291,6 @@ def _subpixel(profile: np.ndarray, i: int) -> float:
     if denom >= 0:
         return 0.0
     return max(-0.5, min(0.5, 0.5 * (a - c) / denom))
-
-
-def _canonical_offset(pos: float, span: float) -> float:
-    """Distance from ``pos`` to the nearest of the start, centre and end positions."""
-    return min(abs(pos), abs(pos - span / 2), abs(pos - span))
 
 
 #: Two album files are the same photo when one fits the other canonically with
