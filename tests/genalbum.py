@@ -113,3 +113,21 @@ def committed(index: str) -> int:
             return db.execute("SELECT count(*) FROM files").fetchone()[0]
     except sqlite3.OperationalError:  # not created yet
         return 0
+
+
+def start_after_first_batch(
+    index: str, batch: int, pause: float, log: str, *args: str
+) -> subprocess.Popen:
+    """``photomatch ARGS`` in the harness, returned once ``index`` holds its first batch."""
+    import time
+
+    proc = subprocess.Popen(
+        harness(batch, pause, log, *args),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while committed(index) < batch and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return proc

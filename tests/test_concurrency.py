@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import threading
-import time
 
 import pytest
 
@@ -16,11 +15,10 @@ from photomatch.demo import sample_image
 
 from albumcheck import fingerprint
 from genalbum import (
-    committed,
-    harness,
     integrity,
     photomatch_cmd,
     run_photomatch,
+    start_after_first_batch,
     table,
     write_album,
 )
@@ -50,15 +48,7 @@ def start_slow(tmp_path, *args: str) -> subprocess.Popen:
     """``photomatch ARGS`` decoding slowly, started and holding the index once it has
     committed its first batch."""
     index = args[args.index("--index") + 1]
-    proc = subprocess.Popen(
-        harness(BATCH, 0.03, str(tmp_path / "slow.log"), *args),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 120
-    while committed(index) < BATCH and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.01)
+    proc = start_after_first_batch(index, BATCH, 0.03, str(tmp_path / "slow.log"), *args)
     assert proc.poll() is None, proc.communicate()
     return proc
 

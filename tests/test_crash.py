@@ -13,7 +13,15 @@ import time
 import pytest
 
 from albumcheck import fingerprint
-from genalbum import committed, harness, integrity, run_photomatch, table, write_album
+from genalbum import (
+    committed,
+    harness,
+    integrity,
+    run_photomatch,
+    start_after_first_batch,
+    table,
+    write_album,
+)
 
 FILES = 200
 BATCH = 16
@@ -130,15 +138,9 @@ def test_a_damaged_index_file_is_refused_then_rebuilt(album, tmp_path, damage):
 def test_ctrl_c_mid_index_keeps_committed_batches(album, tmp_path):
     album, want = album
     index = str(tmp_path / "i.sqlite")
-    proc = subprocess.Popen(
-        harness(BATCH, 0.02, str(tmp_path / "log"), "index", album, "--index", index),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    proc = start_after_first_batch(
+        index, BATCH, 0.02, str(tmp_path / "log"), "index", album, "--index", index
     )
-    deadline = time.monotonic() + 120
-    while committed(index) < BATCH and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.01)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err

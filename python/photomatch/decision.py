@@ -197,64 +197,48 @@ class Checker:
         )
         limit = verify.CANONICAL_RESIDUAL if siblings else p.lone_residual
         first = listed[0]
-        if all(_shifted(_fit(g), limit, p) for g in close):
-            # Every close candidate fits only shifted: the frame shown is not in
-            # the album, its neighbours in a burst are.
+
+        def answer(status: str, shown: tuple[Candidate, ...], why: str = "") -> QueryResult:
+            matched = status == MATCHED
             return QueryResult(
                 query.set,
                 query.path,
-                UNMATCHED,
-                None,
+                status,
+                first.path if matched else None,
                 first.distance,
-                (listed + rest)[: p.max_candidates],
+                shown,
                 score=first.score,
-                note=_join(note, "closest fits only shifted: another frame of a burst?"),
+                variants=first.variants if matched else (),
+                note=_join(note, why),
+            )
+
+        if all(_shifted(_fit(g), limit, p) for g in close):
+            # Every close candidate fits only shifted: the frame shown is not in
+            # the album, its neighbours in a burst are.
+            return answer(
+                UNMATCHED,
+                (listed + rest)[: p.max_candidates],
+                "closest fits only shifted: another frame of a burst?",
             )
         if single and not top.canonical and top.scale < p.near_full_scale:
             # A crop found at a free position fits every frame of a burst alike:
             # only a canonical framing could single one out.
             frames = self._burst_siblings(close[0][0].candidate.path, _paths(close[0]))
             if frames:
+                known = {c.path for c in listed + rest}
                 listed = (
                     listed[:1]
                     + tuple(c for c in (listed[1:] + rest) if c.path in frames)
-                    + tuple(
-                        Candidate(f, -1, "full")
-                        for f in sorted(frames - {c.path for c in listed + rest})
-                    )
+                    + tuple(Candidate(f, -1, "full") for f in sorted(frames - known))
                 )
-                return QueryResult(
-                    query.set,
-                    query.path,
+                return answer(
                     AMBIGUOUS,
-                    None,
-                    first.distance,
                     listed[: p.max_candidates],
-                    score=first.score,
-                    note=_join(note, "a crop of one frame of a burst: any frame fits"),
+                    "a crop of one frame of a burst: any frame fits",
                 )
         if not single:
-            return QueryResult(
-                query.set,
-                query.path,
-                AMBIGUOUS,
-                None,
-                first.distance,
-                listed[: len(close)],
-                score=first.score,
-                note=note,
-            )
-        return QueryResult(
-            query.set,
-            query.path,
-            MATCHED,
-            first.path,
-            first.distance,
-            (listed + rest)[: p.max_candidates],
-            score=first.score,
-            variants=first.variants,
-            note=note,
-        )
+            return answer(AMBIGUOUS, listed[: len(close)])
+        return answer(MATCHED, (listed + rest)[: p.max_candidates])
 
 
 def _rank(fit: verify.Alignment, p: Policy) -> tuple:
