@@ -78,11 +78,11 @@ from photomatch import hashing
 batch, pause, log = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3]
 index.BATCH_SIZE = batch
 real = hashing.hash_file
-def logged(path, album=True):
+def logged(path, album=True, previews=False):
     time.sleep(pause)
     with open(log, "a", encoding="utf-8", errors="surrogateescape") as fh:
         fh.write(path + "\\n")
-    return real(path, album)
+    return real(path, album, previews)
 hashing.hash_file = logged
 from photomatch.cli import main
 sys.exit(main(sys.argv[4:]))

@@ -333,7 +333,7 @@ def _(album, d, refs):
 
 @case("garbage EXIF preview in a JPEG")
 def _(album, d, refs):
-    # photomatch never uses an embedded preview: the frame itself is decoded.
+    # A damaged embedded preview is not used: the frame itself is decoded.
     plain = jpeg_bytes(photo())
     write(os.path.join(refs, "plain.jpg"), plain)
     write(os.path.join(d, "bad-preview.jpg"), with_app1(plain, corrupt_preview_exif()))
@@ -531,7 +531,7 @@ def test_every_file_is_accounted_for(bad_run):
     assert data["ignored"] == sum(e.outcome == IGNORED for e in expects)
     assert data["unreadable_folders"] == []
     # The second run decoded nothing again and found the same.
-    assert "0 decoded" in bad_run.index_text
+    assert "0 hashed" in bad_run.index_text
 
 
 def test_the_album_is_untouched(bad_run):

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from photomatch import DecodeError, hashing
+from photomatch import DecodeError, hashing, preview
 from photomatch._core import hamming_distances, hamming_topk
 from photomatch.cli import _read_results
 from photomatch.demo import sample_image
@@ -304,3 +305,49 @@ def test_decoding_damaged_bytes_never_crashes(seeds, tmp_path, kind):
 
     check()
     assert outcomes["refused"] > 0
+
+
+@pytest.fixture(scope="module")
+def camera_jpeg() -> bytes:
+    """A small camera-style JPEG: Orientation 6 and a letterboxed 160 x 120 EXIF preview."""
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "benches"))
+    import _photos
+
+    stored = sample_image("chelsea").crop(0, 0, 450, 300).rot270()
+    thumb = stored.thumbnail_image(120, height=160).gravity("centre", 120, 160, extend="black")
+    exif = _photos.exif_block(
+        orientation=6,
+        width=stored.width,
+        height=stored.height,
+        thumbnail=thumb.jpegsave_buffer(Q=75),
+        when="2024:06:01 10:00:00",
+        exposure=(1, 125),
+        fnumber=(28, 10),
+        iso=100,
+    )
+    return _photos.splice_exif(stored.jpegsave_buffer(Q=80), exif)
+
+
+def test_reading_previews_of_damaged_bytes_never_crashes(camera_jpeg, tmp_path):
+    """A damaged header or preview gives None (the caller decodes) or an upright grey frame."""
+    path = tmp_path / "IMG_0001.jpg"
+    path.write_bytes(camera_jpeg)
+    intact = preview.read_preview(str(path), hashing.MAX_PIXELS, hashing.DECODE_SIZE)
+    assert intact is not None and intact.shape[0] < intact.shape[1]  # upright: landscape
+    outcomes = {"used": 0, "declined": 0}
+
+    @settings(FUZZ, max_examples=150)
+    @given(mutations({".jpg": camera_jpeg}))
+    def check(case):
+        path.write_bytes(case[1])
+        grey = preview.read_preview(str(path), hashing.MAX_PIXELS, hashing.DECODE_SIZE)
+        if grey is None:
+            outcomes["declined"] += 1
+            return
+        assert grey.dtype == np.uint8 and grey.ndim == 2
+        assert min(grey.shape) >= preview.MIN_SHORT_SIDE
+        assert max(grey.shape) <= hashing.DECODE_SIZE
+        outcomes["used"] += 1
+
+    check()
+    assert outcomes["declined"] > 0 and outcomes["used"] > 0

@@ -35,9 +35,11 @@ def test_album_views_and_query_view():
         return [(i, v.shape) for i, v in hashing.crop_views(np.zeros((h, w), np.uint8), album)]
 
     inner = [(5, (85, 128)), (6, (85, 128)), (7, (85, 128)), (8, (85, 128)), (9, (85, 128))]
-    assert shapes(100, 150) == [
-        (0, (100, 150)), (1, (100, 100)), (2, (100, 100)), (3, (100, 100)), (4, (100, 133))
-    ] + inner
+    assert (
+        shapes(100, 150)
+        == [(0, (100, 150)), (1, (100, 100)), (2, (100, 100)), (3, (100, 100)), (4, (100, 133))]
+        + inner
+    )
     portrait = shapes(120, 90)  # already 3:4: no 4:3 view
     assert [i for i, _ in portrait] == [0, 1, 2, 3, 5, 6, 7, 8, 9]
     assert [i for i, _ in shapes(64, 64)] == [0, 5, 6, 7, 8, 9]

@@ -17,10 +17,15 @@ def index_album(
     rebuild: bool = False,
     progress: bool = True,
     jobs: int | None = None,
+    previews: bool = True,
 ) -> IndexReport:
-    """Build or refresh the index of ``album``; returns what was done."""
+    """Build or refresh the index of ``album``; returns what was done.
+
+    ``previews=False`` hashes every image from its own pixels, never from an
+    embedded EXIF preview (see ``AlbumIndex.update``).
+    """
     with AlbumIndex(album, index_path, rebuild=rebuild) as index:
-        return index.update(progress=progress, jobs=jobs)
+        return index.update(progress=progress, jobs=jobs, previews=previews)
 
 
 def match_album(
@@ -32,10 +37,13 @@ def match_album(
     rebuild: bool = False,
     progress: bool = True,
     jobs: int | None = None,
+    previews: bool = True,
 ) -> tuple[MatchRun, IndexReport]:
     """Index ``album`` (incrementally), match every thumbnail folder (one set each).
 
     When ``out`` is given, writes ``out/matches.csv`` and ``out/matches.json``.
+    ``previews`` is passed to the index update; answers are always confirmed on
+    the album's real pixels, whatever was hashed.
     """
     if not os.path.isdir(album):
         raise UsageError(f"album folder not found: {album}")
@@ -47,7 +55,7 @@ def match_album(
     # Hash the thumbnails first: a bad THUMBS folder fails fast, before a long index.
     queries, skipped = matching.hash_queries(sets, progress=progress, jobs=jobs)
     with AlbumIndex(album, index_path, rebuild=rebuild) as index:
-        report = index.update(progress=progress, jobs=jobs)
+        report = index.update(progress=progress, jobs=jobs, previews=previews)
         arrays = index.load()
     results = matching.match(arrays, queries, policy, progress=progress, jobs=jobs)
     order = {s.name: i for i, s in enumerate(sets)}

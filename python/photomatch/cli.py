@@ -42,6 +42,13 @@ rebuild_option = click.option(
 jobs_option = click.option(
     "--jobs", "-j", type=click.IntRange(min=1), help="Decoding threads (default: all cores)."
 )
+previews_option = click.option(
+    "--no-previews",
+    "no_previews",
+    is_flag=True,
+    help="Hash every album photo from its own pixels, never from the JPEG's embedded "
+    "EXIF preview (slower; files hashed from previews before are decoded again).",
+)
 json_option = click.option(
     "--json", "as_json", is_flag=True, help="Print a JSON summary on stdout instead of text."
 )
@@ -63,13 +70,27 @@ def cli(debug: bool) -> None:
 @index_option
 @rebuild_option
 @jobs_option
+@previews_option
 @json_option
 @quiet_option
 def index_cmd(
-    album: str, index_path: str | None, rebuild: bool, jobs: int | None, as_json: bool, quiet: bool
+    album: str,
+    index_path: str | None,
+    rebuild: bool,
+    jobs: int | None,
+    no_previews: bool,
+    as_json: bool,
+    quiet: bool,
 ) -> None:
-    """Build or refresh the index of ALBUM (only new or changed files are decoded)."""
-    report = api.index_album(album, index_path, rebuild=rebuild, progress=not quiet, jobs=jobs)
+    """Build or refresh the index of ALBUM (only new or changed files are hashed)."""
+    report = api.index_album(
+        album,
+        index_path,
+        rebuild=rebuild,
+        progress=not quiet,
+        jobs=jobs,
+        previews=not no_previews,
+    )
     if as_json:
         print_json(index_dict(report))
     else:
@@ -98,6 +119,7 @@ def index_cmd(
 @index_option
 @rebuild_option
 @jobs_option
+@previews_option
 @json_option
 @quiet_option
 def match_cmd(
@@ -108,6 +130,7 @@ def match_cmd(
     index_path: str | None,
     rebuild: bool,
     jobs: int | None,
+    no_previews: bool,
     as_json: bool,
     quiet: bool,
 ) -> None:
@@ -121,6 +144,7 @@ def match_cmd(
         rebuild=rebuild,
         progress=not quiet,
         jobs=jobs,
+        previews=not no_previews,
     )
     page = _write_review(run, out, jobs=jobs, quiet=quiet)
     if as_json:

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyvips
 
+from . import preview
 from .errors import DecodeError
 
 HASH_VERSION = 4
@@ -94,13 +95,16 @@ class ImageHashes:
 
     ``rows`` is uint64 ``(V, WORDS)``, one row per view; ``view_ids`` uint8
     ``(V,)`` says which (indices into ``VIEW_NAMES``);
-    ``width``/``height`` are the decoded (upright, shrunk) size in pixels.
+    ``width``/``height`` are the decoded (upright, shrunk) size in pixels;
+    ``source`` says what was hashed: ``"decode"`` (the image itself) or
+    ``"preview"`` (its embedded EXIF preview, see ``preview``).
     """
 
     rows: np.ndarray
     view_ids: np.ndarray
     width: int
     height: int
+    source: str = "decode"
 
 
 def is_image_name(name: str) -> bool:
@@ -450,8 +454,18 @@ def hash_grey(grey: np.ndarray, album: bool) -> ImageHashes:
     return ImageHashes(rows=rows, view_ids=view_ids, width=grey.shape[1], height=grey.shape[0])
 
 
-def hash_file(path: str, album: bool = True) -> ImageHashes:
-    """Decode and hash one image file. Raises DecodeError when it can't be read."""
+def hash_file(path: str, album: bool = True, previews: bool = False) -> ImageHashes:
+    """Decode and hash one image file. Raises DecodeError when it can't be read.
+
+    With ``previews``, a JPEG's embedded EXIF preview is hashed instead of the
+    image when it is there and shows the image's frame (``preview.read_preview``);
+    the result's ``source`` says which was used.
+    """
+    if previews:
+        grey = preview.read_preview(path, MAX_PIXELS, DECODE_SIZE)
+        if grey is not None:
+            hashes = hash_grey(grey, album)
+            return ImageHashes(hashes.rows, hashes.view_ids, hashes.width, hashes.height, "preview")
     grey = load_grey(path)
     if grey.shape[0] < 4 or grey.shape[1] < 4:
         raise DecodeError(path, f"image too small to hash ({grey.shape[1]}x{grey.shape[0]} px)")

@@ -3,7 +3,8 @@
 A row per image file: its path relative to the album root (stored as the raw
 file-system bytes, so any name survives), size and mtime_ns (to notice
 changes), status (``ok`` or ``error`` with the reason), and for ``ok`` rows the
-packed hash rows of its views. A rerun stats every
+packed hash rows of its views and their source (``decode``, or ``preview`` for a
+JPEG hashed from its embedded EXIF preview). A rerun stats every
 file and decodes only new or changed ones; deleted files leave the index.
 Rows are committed in batches, so an interrupted build keeps what it finished.
 
@@ -35,7 +36,7 @@ from . import hashing
 from .errors import AlbumIndexError, DecodeError, UsageError
 from .progress import bar
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 BATCH_SIZE = 128
 #: Folders never descended into: hidden folders and NAS thumbnail caches hold
 #: thumbnails of the album's own photos, which would shadow the originals.
@@ -53,7 +54,8 @@ CREATE TABLE IF NOT EXISTS files (
     width INTEGER,
     height INTEGER,
     view_ids BLOB,
-    hashes BLOB
+    hashes BLOB,
+    source TEXT
 );
 """
 
@@ -75,12 +77,15 @@ class IndexReport:
     ``errors`` lists ``(path, reason)`` of the files that could not be hashed;
     ``ignored`` counts the other files; ``unreadable_folders`` lists
     ``(path, reason)`` of folders that could not be listed (their files are unknown).
+    ``decoded`` counts the files hashed in this run, ``from_previews`` those of
+    them hashed from their embedded EXIF preview.
     """
 
     album: str
     index_path: str
     images: int = 0
     decoded: int = 0
+    from_previews: int = 0
     unchanged: int = 0
     removed: int = 0
     ignored: int = 0
@@ -299,19 +304,28 @@ class AlbumIndex:
         progress: bool = True,
         jobs: int | None = None,
         on_batch: Callable[[int], None] | None = None,
+        previews: bool = True,
     ) -> IndexReport:
         """Bring the index up to date with the album; decode only new or changed files.
 
         Rows are committed every ``BATCH_SIZE`` files: a run killed half way keeps
         what it committed, and the next run decodes only the rest.
+
+        With ``previews`` (the default), a JPEG with a trustworthy embedded EXIF
+        preview is hashed from it (``preview``), tens of times faster than a
+        decode. Without, files hashed from previews earlier are decoded again.
         """
         try:
-            return self._update(progress, jobs, on_batch)
+            return self._update(progress, jobs, on_batch, previews)
         except sqlite3.DatabaseError as exc:
             raise _index_error(self.path, exc) from None
 
     def _update(
-        self, progress: bool, jobs: int | None, on_batch: Callable[[int], None] | None
+        self,
+        progress: bool,
+        jobs: int | None,
+        on_batch: Callable[[int], None] | None,
+        previews: bool,
     ) -> IndexReport:
         unreadable_folders: list[tuple[str, str]] = []
         entries, ignored = scan_album(self.root, unreadable_folders)
@@ -324,8 +338,10 @@ class AlbumIndex:
             unreadable_folders=sorted(unreadable_folders),
         )
         known = {
-            os.fsdecode(path): (size, mtime)
-            for path, size, mtime in self.db.execute("SELECT path, size, mtime_ns FROM files")
+            os.fsdecode(path): (size, mtime, source)
+            for path, size, mtime, source in self.db.execute(
+                "SELECT path, size, mtime_ns, source FROM files"
+            )
         }
         present = {e.rel for e in entries}
         gone = [rel for rel in known if rel not in present]
@@ -335,36 +351,50 @@ class AlbumIndex:
                     "DELETE FROM files WHERE path = ?", [(os.fsencode(r),) for r in gone]
                 )
         report.removed = len(gone)
-        todo = [e for e in entries if known.get(e.rel) != (e.size, e.mtime_ns)]
+        # Without previews, a file hashed from its preview counts as changed.
+        stale = {"preview"} if not previews else set()
+        todo = []
+        for e in entries:
+            size, mtime, source = known.get(e.rel, (None, None, None))
+            if (size, mtime) != (e.size, e.mtime_ns) or source in stale:
+                todo.append(e)
         report.unchanged = len(entries) - len(todo)
         with bar(len(todo), "indexing", progress) as counter:
-            for batch in _batches(self._decode_all(todo, jobs), BATCH_SIZE):
+            for batch in _batches(self._decode_all(todo, jobs, previews), BATCH_SIZE):
                 with self.db:
                     self.db.executemany(
                         "INSERT OR REPLACE INTO files (path, size, mtime_ns, status, error, width,"
-                        " height, view_ids, hashes) VALUES (?,?,?,?,?,?,?,?,?)",
+                        " height, view_ids, hashes, source) VALUES (?,?,?,?,?,?,?,?,?,?)",
                         batch,
                     )
                 report.decoded += len(batch)
+                report.from_previews += sum(row[-1] == "preview" for row in batch)
                 counter.update(len(batch))
                 if on_batch is not None:
                     on_batch(report.decoded)
         report.errors = self._errors()
         return report
 
-    def _decode_all(self, todo: list[ScanEntry], jobs: int | None) -> Iterator[tuple]:
+    def _decode_all(
+        self, todo: list[ScanEntry], jobs: int | None, previews: bool
+    ) -> Iterator[tuple]:
         workers = jobs or os.cpu_count() or 1
+
+        def one(entry: ScanEntry) -> tuple:
+            return self._decode_one(entry, previews)
+
         with ThreadPoolExecutor(max_workers=workers) as pool:
             # map() keeps file order and at most a few batches in flight.
             for start in range(0, len(todo), BATCH_SIZE * 4):
                 chunk = todo[start : start + BATCH_SIZE * 4]
-                yield from pool.map(self._decode_one, chunk)
+                yield from pool.map(one, chunk)
 
-    def _decode_one(self, entry: ScanEntry) -> tuple:
+    def _decode_one(self, entry: ScanEntry, previews: bool = True) -> tuple:
         """The row to store for one file: its hashes, or its error."""
         key = os.fsencode(entry.rel)
         try:
-            hashes = hashing.hash_file(os.path.join(self.root, entry.rel), album=True)
+            path = os.path.join(self.root, entry.rel)
+            hashes = hashing.hash_file(path, album=True, previews=previews)
         except DecodeError as exc:
             return _error_row(key, entry, exc.reason)
         except OSError as exc:  # vanished or unreadable between scan and decode
@@ -380,6 +410,7 @@ class AlbumIndex:
             hashes.height,
             hashes.view_ids.tobytes(),
             rows,
+            hashes.source,
         )
 
     def errors(self) -> list[tuple[str, str]]:
@@ -534,7 +565,7 @@ def _say_waiting(index_path: str) -> None:
 
 
 def _error_row(key: bytes, entry: ScanEntry, reason: str) -> tuple:
-    return (key, entry.size, entry.mtime_ns, "error", reason, None, None, None, None)
+    return (key, entry.size, entry.mtime_ns, "error", reason, None, None, None, None, None)
 
 
 def _batches(items: Iterator[tuple], size: int) -> Iterator[list[tuple]]:

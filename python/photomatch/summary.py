@@ -25,6 +25,7 @@ def index_dict(report: IndexReport) -> dict:
         "index": report.index_path,
         "images": report.images,
         "decoded": report.decoded,
+        "from_previews": report.from_previews,
         "unchanged": report.unchanged,
         "removed": report.removed,
         "ignored": report.ignored,
@@ -38,7 +39,9 @@ def index_line(report: IndexReport) -> str:
     return (
         f"album {shown(report.album)}: {report.images} images, {len(report.errors)} unreadable, "
         f"{report.ignored} other files ignored\n"
-        f"index {shown(report.index_path)}: {report.decoded} decoded, "
+        f"index {shown(report.index_path)}: {report.decoded} hashed"
+        + (f" ({report.from_previews} from EXIF previews)" if report.from_previews else "")
+        + ", "
         f"{report.unchanged} unchanged, {report.removed} removed"
         + (" (rebuilt)" if report.rebuilt else "")
     )
