@@ -96,6 +96,11 @@ def test_indexing_keeps_memory_flat(tmp_path, files):
     samples = run["samples"]
     peak = max(rss for _, rss, _ in samples)
     early, late = rss_at(samples, 0.2, files), rss_at(samples, 0.9, files)
+    # A rerun over the unchanged album: stat every file, hash nothing.
+    rescan = run_sampled(["index", album, "--index", index, "-q", "--json"], index=index)
+    assert rescan["code"] == 0, rescan["stderr"]
+    again = json.loads(rescan["stdout"])
+    assert (again["decoded"], again["unchanged"]) == (0, files)
     figures = {
         "test": "index",
         "files": files,
@@ -106,6 +111,7 @@ def test_indexing_keeps_memory_flat(tmp_path, files):
         "rss_90pct_mb": round(late / MB, 1),
         "rss_peak_mb": round(peak / MB, 1),
         "growth_per_1000_files_kb": round((late - early) / (0.7 * files) * 1000 / 1024, 1),
+        "rescan_unchanged_s": round(rescan["seconds"], 1),
         "cpus": os.cpu_count(),
     }
     report(figures)
