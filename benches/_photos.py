@@ -140,13 +140,16 @@ def exif_block(
     orientation: int,
     width: int,
     height: int,
-    thumbnail: bytes,
+    thumbnail: bytes | None,
     when: str,
     exposure: tuple[int, int],
     fnumber: tuple[int, int],
     iso: int,
 ) -> bytes:
-    """A little-endian TIFF structure: IFD0, its Exif IFD, and IFD1 holding ``thumbnail``."""
+    """A little-endian TIFF structure: IFD0, its Exif IFD, and IFD1 holding ``thumbnail``.
+
+    With ``thumbnail=None`` there is no IFD1 (a file without an embedded preview).
+    """
     resolution = [
         (0x011A, _RATIONAL, [(72, 1)]),
         (0x011B, _RATIONAL, [(72, 1)]),
@@ -172,6 +175,10 @@ def exif_block(
         (0xA002, _LONG, [width]),
         (0xA003, _LONG, [height]),
     ]
+    if thumbnail is None:
+        start_exif = 8 + len(_ifd(ifd0, 8, 0))
+        ifd0[-1] = (0x8769, _LONG, [start_exif])
+        return b"II*\x00" + struct.pack("<I", 8) + _ifd(ifd0, 8, 0) + _ifd(exif_ifd, start_exif, 0)
     ifd1 = [
         (0x0103, _SHORT, [6]),  # JPEG-compressed thumbnail
         *resolution,

@@ -1,7 +1,7 @@
 """Accuracy benchmark: generate an album with ground truth, run photomatch, score it.
 
     python benches/accuracy.py run --sources DIR [DIR ...] --out /tmp/acc \
-        [--album-size 2000 --thumbs 300 --sets 3 --seed 1]
+        [--album-size 2000 --thumbs 300 --sets 3 --seed 1] [--no-previews]
     python benches/accuracy.py score /tmp/acc /tmp/acc/results
 
 Scores, overall and per preset: top-1 accuracy over thumbnails whose original is
@@ -9,13 +9,26 @@ present (the first candidate is a right answer: the original or an edited copy,
 never a burst sibling), precision of ``matched`` answers, recall, false-match rate
 on distractors, share ``ambiguous``, and whether an ambiguous answer lists a right
 answer among its candidates.
+
+Most album JPEGs carry an embedded EXIF preview, a few of them stale (see
+``accuracy_album``); photomatch indexes from those previews unless
+``--no-previews`` is given, which switches its fast path off and keeps its own
+index and results (``index-no-previews.sqlite``, ``results-no-previews/``) so
+that the two runs of one album can be compared. Beside the table it prints how
+many album files have a preview or a stale one, and the rows ``orig. preview:
+...`` split the thumbnails whose original is present by the preview of their
+right answers: ``stale`` if any has a stale one, else ``current`` or ``none``
+by the original's.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import inspect
 import json
 import os
+import sqlite3
 import sys
 import time
 from collections import defaultdict
@@ -24,10 +37,23 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import accuracy_album  # noqa: E402
 
+#: Rows of the table that split thumbnails by the preview of their right answers.
+PREVIEW_GROUPS = ("orig. preview: current", "orig. preview: stale", "orig. preview: none")
+
+
+def _preview_group(expected: list[str], previews: dict[str, str]) -> str:
+    """Which ``PREVIEW_GROUPS`` row a thumbnail with right answers ``expected`` is in."""
+    kinds = [previews.get(p, "") for p in expected]
+    if any(k in accuracy_album.STALE_PREVIEWS for k in kinds):
+        return PREVIEW_GROUPS[1]
+    return PREVIEW_GROUPS[0] if kinds and kinds[0] else PREVIEW_GROUPS[2]
+
 
 def score(root: str, results_dir: str) -> dict:
     with open(os.path.join(root, "truth.json")) as fh:
         truth = json.load(fh)
+    # Albums from generator 1 say nothing about previews: no preview rows then.
+    previews = {f["path"]: f["preview"] for f in truth["album_files"] if "preview" in f} or None
     with open(os.path.join(results_dir, "matches.json")) as fh:
         results = json.load(fh)
     album = os.path.realpath(os.path.join(root, truth["album"]))
@@ -44,6 +70,8 @@ def score(root: str, results_dir: str) -> dict:
     for t in truth["thumbnails"]:
         r = by_query.get(t["path"])
         groups = ["all", t["preset"]] + (["distractors"] if t["distractor"] else [])
+        if previews is not None and not t["distractor"]:
+            groups.append(_preview_group(t["expected"], previews))
         status = r["status"] if r else "missing"
         candidates = [rel(c["path"]) for c in r["candidates"]] if r else []
         match = rel(r["match"]) if r else None
@@ -105,7 +133,7 @@ def format_table(table: dict) -> str:
     def pct(v: float | None) -> str:
         return "—" if v is None else f"{100 * v:.1f}%"
 
-    order = ["all"] + list(accuracy_album.PRESETS) + ["distractors"]
+    order = ["all"] + list(accuracy_album.PRESETS) + ["distractors"] + list(PREVIEW_GROUPS)
     lines = [
         "| preset | thumbs | top-1 | precision (matched) | recall | ambiguous "
         "| truth in ambiguous | distractors matched |",
@@ -122,6 +150,66 @@ def format_table(table: dict) -> str:
             f"{pct(r['ambiguous_truth_listed'])} | {dm} |"
         )
     return "\n".join(lines)
+
+
+def format_previews(truth: dict) -> str:
+    """One line: how many album files carry an embedded preview, and how many are stale."""
+    if "preview" not in (truth["album_files"] or [{}])[0]:
+        return (
+            f"album: generator {truth.get('generator', 1)}, no preview records "
+            "(its JPEGs may carry their source photograph's EXIF thumbnail)"
+        )
+    c = accuracy_album.preview_counts(truth["album_files"])
+    kinds = ", ".join(f"{c[k]} {k}" for k in accuracy_album.STALE_PREVIEWS)
+    return (
+        f"album: {c['files']} files, {c['jpeg']} JPEG; {c['previews']} with an embedded "
+        f"preview, {c['stale']} of them stale ({kinds})"
+    )
+
+
+def format_index_sources(index_path: str, truth: dict) -> str | None:
+    """One line: how many album files the index hashed from their preview, by the
+    kind of preview the generator wrote (so a stale preview taken can be seen)."""
+    if "preview" not in (truth["album_files"] or [{}])[0]:
+        return None
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{index_path}?mode=ro", uri=True)) as db:
+            rows = db.execute("SELECT path, source FROM files WHERE status = 'ok'").fetchall()
+    except sqlite3.Error:  # an index without per-file sources
+        return None
+    used = {
+        os.fsdecode(p) if isinstance(p, bytes) else p for p, source in rows if source == "preview"
+    }
+    kinds = ("current", *accuracy_album.STALE_PREVIEWS, "")
+    have = dict.fromkeys(kinds, 0)
+    taken = dict.fromkeys(kinds, 0)
+    for f in truth["album_files"]:
+        have[f["preview"]] += 1
+        taken[f["preview"]] += f["path"] in used
+    parts = ", ".join(f"{k} {taken[k]}/{have[k]}" for k in kinds[:-1])
+    return (
+        f"index: {len(used)} of {len(rows)} files hashed from their preview "
+        f"(by preview written: {parts}; no preview {taken['']}/{have['']})"
+    )
+
+
+def _match_options(photomatch, no_previews: bool) -> dict:
+    """``match_album`` keyword arguments for the preview mode, checked against the
+    installed photomatch (one without the fast path has no ``previews``)."""
+    if "previews" in inspect.signature(photomatch.match_album).parameters:
+        return {"previews": not no_previews}
+    if no_previews:
+        raise SystemExit(
+            "--no-previews: the installed photomatch's match_album() takes no previews= "
+            "argument (it has no embedded-preview fast path to switch off); reinstall "
+            "photomatch from a tree that has it, or run without --no-previews"
+        )
+    print(
+        "note: the installed photomatch has no embedded-preview fast path: "
+        "every album file is decoded",
+        file=sys.stderr,
+    )
+    return {}
 
 
 def main() -> None:
@@ -142,6 +230,12 @@ def main() -> None:
         type=float,
         default=0.3,
         help="largest share of one album photo's scene another may show",
+    )
+    gen.add_argument(
+        "--no-previews",
+        action="store_true",
+        help="hash every album file from its pixels, not its embedded EXIF preview "
+        "(match_album(previews=False)); uses its own index and results folder",
     )
     sc = sub.add_parser("score", help="score a results folder against truth.json")
     sc.add_argument("root")
@@ -166,18 +260,46 @@ def main() -> None:
             print(f"generated in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
         with open(truth_path) as fh:
             truth = json.load(fh)
+        made_by = truth.get("generator", 1)
+        if made_by != accuracy_album.GENERATOR_VERSION:
+            print(
+                f"warning: {args.out} was generated by album generator {made_by}, this is "
+                f"{accuracy_album.GENERATOR_VERSION}; use a new --out to regenerate",
+                file=sys.stderr,
+            )
         import photomatch
 
-        results = os.path.join(args.out, "results")
+        options = _match_options(photomatch, args.no_previews)
+        # The two modes never share an index: one built from previews would
+        # otherwise be reused, up to date, by the run meant to decode everything.
+        suffix = "-no-previews" if args.no_previews else ""
+        results = os.path.join(args.out, f"results{suffix}")
         t0 = time.perf_counter()
-        photomatch.match_album(
+        index_path = os.path.join(args.out, f"index{suffix}.sqlite")
+        _, report = photomatch.match_album(
             os.path.join(args.out, truth["album"]),
             [os.path.join(args.out, truth["thumbs"], s) for s in truth["sets"]],
             out=results,
-            index_path=os.path.join(args.out, "index.sqlite"),
+            index_path=index_path,
+            **options,
         )
-        print(f"matched in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+        mode = {True: "on", False: "off"}.get(options.get("previews"), "not in this photomatch")
+        print(
+            f"matched in {time.perf_counter() - t0:.0f} s (previews {mode}; hashed "
+            f"{report.decoded} album files this run, {getattr(report, 'from_previews', 0)} "
+            "from their preview)",
+            file=sys.stderr,
+        )
         out = score(args.out, results)
+    root = args.root if args.cmd == "score" else args.out
+    with open(os.path.join(root, "truth.json")) as fh:
+        truth = json.load(fh)
+    print(format_previews(truth))
+    if args.cmd == "run":
+        line = format_index_sources(index_path, truth)
+        if line:
+            print(line)
+    print()
     print(format_table(out["table"]))
     print(f"\n{len(out['failures'])} wrong or missing answers")
     for f in out["failures"][:40]:

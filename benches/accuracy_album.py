@@ -9,12 +9,29 @@ orientation (6, 8 or 3), bursts of 2-6 near-identical frames (shifts of 0.5-3%,
 tiny exposure changes, independent noise), edited copies under the same name in
 another folder, and junk files.
 
+Album JPEGs are written as cameras write them: one Exif block (make, model,
+date, exposure, orientation) and, on most of them, an embedded preview in IFD1
+(``PREVIEW_SHARE``): the stored (sensor-orientation) pixels shrunk into 160 x
+120 (120 x 160 when the stored frame is portrait), black bands filling the
+rest, JPEG quality 75. A few previews are stale, as editing software leaves
+them: half the edited copies keep their original's preview (``pre_edit``; a
+preview of the unedited pixels when the original had none), and
+``STALE_FRAMING_SHARE`` of the other previews show a wider window of the scene
+(``wider_frame``, the picture before a crop) or the next burst frame
+(``burst_neighbour``). The rest of the JPEGs, and every PNG/WebP/TIFF, have no
+preview. Preview choices come from their own seeded stream, so the album's
+pixels are those of the generator before previews (version 1) for the same
+seed; version 1 also let the source photographs' own Exif (and thumbnails)
+ride along into album files, which version 2 never does.
+
 Thumbnails go through one preset each (see ``PRESETS``). About 10% are
 distractors whose original is absent: a withheld burst frame, another region of a
 source that the album has a photo of, or an unrelated photograph.
 
 ``truth.json`` maps every thumbnail to its preset and to the album files that are
-right answers: the original and its edited copies; never a burst sibling.
+right answers: the original and its edited copies; never a burst sibling. Each
+album file's ``preview`` is ``""`` (none), ``"current"`` (shows the file's own
+pixels) or the kind of stale preview (``STALE_PREVIEWS``).
 """
 
 from __future__ import annotations
@@ -22,10 +39,16 @@ from __future__ import annotations
 import json
 import os
 import random
+import struct
 from dataclasses import asdict, dataclass, field
 
+import _photos
 import numpy as np
 import pyvips
+
+#: Bumped when the album a seed gives changes; written to truth.json.
+#: 2: camera Exif blocks with embedded previews (some stale); no source Exif.
+GENERATOR_VERSION = 2
 
 PRESETS = (
     "downscale",
@@ -45,6 +68,18 @@ DISTRACTOR_KINDS = ("withheld_burst_frame", "other_region", "unrelated")
 MIN_WINDOW = 160
 #: Share of a burst's scene that its frames can pan across.
 BURST_ROOM = 0.1
+#: Share of album JPEGs (edited copies aside) that carry an IFD1 preview.
+PREVIEW_SHARE = 0.8
+#: Share of edited copies whose preview is still the pre-edit original's.
+STALE_EDIT_SHARE = 0.5
+#: Share of the other previews that show another framing than the pixels.
+STALE_FRAMING_SHARE = 0.03
+#: Size of a landscape preview; portrait stored frames get it turned.
+PREVIEW_BOX = (160, 120)
+PREVIEW_QUALITY = 75
+#: How much wider (each side) a ``wider_frame`` preview's window is.
+WIDER_FRAME = (1.10, 1.15)
+STALE_PREVIEWS = ("pre_edit", "wider_frame", "burst_neighbour")
 
 
 @dataclass(frozen=True)
@@ -67,6 +102,7 @@ class AlbumPhoto:
     kind: str  # "photo", "burst", "edited"
     group: int  # burst number, or -1
     orientation: int = 1
+    preview: str = ""  # "", "current" or one of STALE_PREVIEWS
 
 
 @dataclass
@@ -181,20 +217,140 @@ def _noise(img: pyvips.Image, sigma: float, seed: int) -> pyvips.Image:
     return (img + noise).cast("uchar")
 
 
-def _save_album_file(img: pyvips.Image, path: str, fmt: str, orientation: int, q: int) -> None:
-    os.makedirs(os.path.dirname(path), exist_ok=True)
+def _stored(img: pyvips.Image, orientation: int) -> pyvips.Image:
+    """The sensor pixels of an upright picture: the inverse of what the tag will undo.
+
+    Kept in memory: the file and its preview are both made from it.
+    """
     if orientation != 1:
-        # Store sensor pixels: the inverse of what the orientation tag will undo.
-        img = {6: img.rot270(), 8: img.rot90(), 3: img.rot180()}[orientation].copy()
-        img.set_type(pyvips.GValue.gint_type, "orientation", orientation)
+        img = {6: img.rot270(), 8: img.rot90(), 3: img.rot180()}[orientation]
+    return img.copy_memory()
+
+
+def _preview(stored: pyvips.Image) -> bytes:
+    """A camera's IFD1 preview of ``stored``: shrunk to fit the box, black bands, q75."""
+    bw, bh = PREVIEW_BOX if stored.width >= stored.height else PREVIEW_BOX[::-1]
+    scale = min(bw / stored.width, bh / stored.height)
+    small = stored.resize(scale)
+    small = small.crop(0, 0, min(bw, small.width), min(bh, small.height))
+    framed = small.gravity("centre", bw, bh, extend="black")
+    return framed.jpegsave_buffer(Q=PREVIEW_QUALITY, keep="none")
+
+
+def _camera_exif(rng: random.Random, number: int) -> dict:
+    """The Exif fields other than size, orientation and preview (for ``_photos.exif_block``)."""
+    return {
+        "when": f"20{19 + number % 6}:{1 + number % 12:02d}:{1 + number % 28:02d} "
+        f"{rng.randrange(24):02d}:{rng.randrange(60):02d}:{rng.randrange(60):02d}",
+        "exposure": (1, rng.choice([30, 60, 125, 250, 500])),
+        "fnumber": (rng.choice([18, 28, 40, 56, 80]), 10),
+        "iso": rng.choice([100, 200, 400, 800]),
+    }
+
+
+def _save_album_file(
+    stored: pyvips.Image,
+    path: str,
+    fmt: str,
+    orientation: int,
+    q: int,
+    exif: dict,
+    preview: bytes | None = None,
+) -> None:
+    """Write sensor pixels ``stored``; a JPEG gets a camera Exif block (``exif`` fields)
+    with ``orientation`` and, when given, ``preview`` in IFD1. Other formats get no Exif."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    # Only the ICC profile is kept from the source photograph: its Exif (and any
+    # thumbnail in it) would describe another picture than this file.
     if fmt == "jpg":
-        img.jpegsave(path, Q=q)
+        body = stored.jpegsave_buffer(Q=q, keep="icc")
+        block = _photos.exif_block(
+            orientation=orientation,
+            width=stored.width,
+            height=stored.height,
+            thumbnail=preview,
+            **exif,
+        )
+        with open(path, "wb") as fh:
+            fh.write(_with_exif(body, block))
     elif fmt == "png":
-        img.pngsave(path, compression=1)
+        stored.pngsave(path, compression=1, keep="icc")
     elif fmt == "webp":
-        img.webpsave(path, Q=q)
+        stored.webpsave(path, Q=q, keep="icc")
     else:
-        img.tiffsave(path, compression="jpeg", Q=q)
+        stored.tiffsave(path, compression="jpeg", Q=q, keep="icc")
+
+
+def _with_exif(jpeg: bytes, exif_tiff: bytes) -> bytes:
+    """``jpeg`` with one Exif APP1 first and its ICC profile (APP2 segments) kept after it."""
+    icc = []
+    pos = 2
+    while jpeg[pos] == 0xFF and (0xE0 <= jpeg[pos + 1] <= 0xEF or jpeg[pos + 1] == 0xFE):
+        (length,) = struct.unpack(">H", jpeg[pos + 2 : pos + 4])
+        if jpeg[pos + 1] == 0xE2:
+            icc.append(jpeg[pos : pos + 2 + length])
+        pos += 2 + length
+    out = _photos.splice_exif(jpeg, exif_tiff)
+    (app1,) = struct.unpack(">H", out[4:6])
+    cut = 4 + app1
+    return out[:cut] + b"".join(icc) + out[cut:]
+
+
+def read_preview(path: str) -> bytes | None:
+    """The IFD1 JPEG preview of the album JPEG ``path``, or None (checks and tests)."""
+    from PIL import ExifTags, Image
+
+    with Image.open(path) as im:
+        raw = im.info.get("exif")
+        ifd1 = im.getexif().get_ifd(ExifTags.IFD.IFD1)
+    if not raw or 513 not in ifd1 or 514 not in ifd1:
+        return None
+    tiff = raw[6:] if raw.startswith(b"Exif\x00\x00") else raw
+    return tiff[ifd1[513] : ifd1[513] + ifd1[514]]
+
+
+def _stale_view(
+    src: pyvips.Image,
+    win: Window,
+    offsets: list[tuple[float, float]],
+    frame: int,
+    rng: random.Random,
+) -> tuple[str, pyvips.Image] | None:
+    """What a stale preview of album photo ``frame`` shows, upright and small: the
+    next frame of its burst, or a wider window of a single photo's scene."""
+    size = 4 * PREVIEW_BOX[0]
+    if len(offsets) > 1:
+        ox, oy = offsets[frame + 1 if frame + 1 < len(offsets) else frame - 1]
+        return "burst_neighbour", _render_frame(src, win, size, ox, oy)
+    wider = _wider_window(src, win, rng)
+    return None if wider is None else ("wider_frame", _render(src, wider, size))
+
+
+def preview_counts(album_files: list[dict]) -> dict[str, int]:
+    """How many album files (truth.json ``album_files``) have which kind of preview."""
+    counts = {"files": len(album_files), "jpeg": 0, "previews": 0, "stale": 0}
+    counts.update(dict.fromkeys(STALE_PREVIEWS, 0))
+    for f in album_files:
+        counts["jpeg"] += os.path.splitext(f["path"])[1].lower() in (".jpg", ".jpeg")
+        kind = f.get("preview", "")
+        counts["previews"] += bool(kind)
+        if kind in STALE_PREVIEWS:
+            counts["stale"] += 1
+            counts[kind] += 1
+    return counts
+
+
+def _wider_window(src: pyvips.Image, win: Window, rng: random.Random) -> Window | None:
+    """A window 10-15% wider and taller around ``win`` (the scene before a crop edit),
+    moved to stay in the source; None when the source has no room around it."""
+    f = rng.uniform(*WIDER_FRAME)
+    w, h = min(src.width, round(win.width * f)), min(src.height, round(win.height * f))
+    if w * h < win.width * win.height * 1.1:
+        return None
+    left = round(win.left + win.width / 2 - w / 2)
+    top = round(win.top + win.height / 2 - h / 2)
+    left, top = min(max(0, left), src.width - w), min(max(0, top), src.height - h)
+    return Window(win.source, left, top, w, h)
 
 
 def _colour_shift(img: pyvips.Image, rng: random.Random) -> pyvips.Image:
@@ -285,6 +441,10 @@ def generate(
 ) -> dict:
     """Write ``out/album``, ``out/thumbs/<set>`` and ``out/truth.json``; returns the truth."""
     rng = random.Random(seed)
+    # Previews and Exif fields draw from their own stream: ``rng`` makes the same
+    # album pixels, thumbnails and truth as before previews existed.
+    preview_rng = random.Random(f"photomatch-bench-previews/{seed}")
+    previews: dict[str, bytes] = {}
     pics = _load_sources(sorted(sources), min_side=320)
     if len(pics) < 4:
         raise SystemExit(f"need at least 4 usable source photographs, found {len(pics)}")
@@ -346,7 +506,26 @@ def generate(
             else:
                 img = _noise(_render(src, win, edge), 1.5, rng.randrange(1 << 30))
             orientation = rng.choices([1, 6, 8, 3], [82, 8, 6, 4])[0] if fmt == "jpg" else 1
-            _save_album_file(img, os.path.join(album, rel), fmt, orientation, rng.randint(85, 95))
+            stored = _stored(img, orientation)
+            exif = _camera_exif(preview_rng, counter)
+            kind = ""
+            if fmt == "jpg" and preview_rng.random() < PREVIEW_SHARE:
+                kind, shown = "current", stored
+                stale = None
+                if preview_rng.random() < STALE_FRAMING_SHARE:
+                    stale = _stale_view(src, win, offsets, f, preview_rng)
+                if stale is not None:
+                    kind, shown = stale[0], _stored(stale[1], orientation)
+                previews[rel] = _preview(shown)
+            _save_album_file(
+                stored,
+                os.path.join(album, rel),
+                fmt,
+                orientation,
+                rng.randint(85, 95),
+                exif,
+                previews.get(rel),
+            )
             photos.append(
                 AlbumPhoto(
                     rel,
@@ -354,6 +533,7 @@ def generate(
                     "burst" if frames > 1 else "photo",
                     burst_no if frames > 1 else -1,
                     orientation,
+                    kind,
                 )
             )
             scene_files[scene] = [rel]
@@ -365,15 +545,27 @@ def generate(
     # Edited copies: the same photo brightness/contrast/gamma-corrected, same name,
     # in an "edited" folder.
     singles = [p for p in photos if p.kind == "photo"]
+    # Half keep the original's preview, byte for byte, as editors that copy the
+    # Exif block do (so it is sideways when the original's pixels were stored
+    # sideways); an original without one lends a preview of its unedited pixels.
     for p in rng.sample(singles, n_edits):
-        img = pyvips.Image.new_from_file(os.path.join(album, p.path)).autorot()
-        img = (img * rng.uniform(0.9, 1.25) + rng.uniform(-15, 15)).cast("uchar")
+        before = pyvips.Image.new_from_file(os.path.join(album, p.path)).autorot()
+        img = (before * rng.uniform(0.9, 1.25) + rng.uniform(-15, 15)).cast("uchar")
         img = img.gamma(exponent=rng.uniform(0.8, 1.25)).cast("uchar")
         rel = f"Edited/{os.path.splitext(os.path.basename(p.path))[0]}.jpg"
         if os.path.exists(os.path.join(album, rel)):
             continue
-        _save_album_file(img, os.path.join(album, rel), "jpg", 1, 92)
-        photos.append(AlbumPhoto(rel, p.scene, "edited", -1))
+        stored = _stored(img, 1)
+        exif = _camera_exif(preview_rng, p.scene)
+        kind = ""
+        if preview_rng.random() < STALE_EDIT_SHARE:
+            kind = "pre_edit"
+            previews[rel] = previews.get(p.path) or _preview(_stored(before, 1))
+        elif preview_rng.random() < PREVIEW_SHARE:
+            kind = "current"
+            previews[rel] = _preview(stored)
+        _save_album_file(stored, os.path.join(album, rel), "jpg", 1, 92, exif, previews.get(rel))
+        photos.append(AlbumPhoto(rel, p.scene, "edited", -1, 1, kind))
         scene_files[p.scene].append(rel)
     # Junk that real albums hold.
     for rel, data in [
@@ -438,10 +630,12 @@ def generate(
         os.remove(os.path.join(album, rel))
     photos = [p for p in photos if p.path not in withheld]
     data = {
+        "generator": GENERATOR_VERSION,
         "seed": seed,
         "album": "album",
         "thumbs": "thumbs",
         "sets": set_names,
+        "previews": preview_counts([asdict(p) for p in photos]),
         "album_files": [asdict(p) for p in photos],
         "thumbnails": [asdict(t) for t in truth],
     }

@@ -26,6 +26,7 @@ import _machine  # noqa: E402
 
 HASH_LABELS = {
     "photomatch": "photomatch `hash_file` (pyvips shrink-on-load, album views)",
+    "photomatch-preview": "photomatch `hash_file(previews=True)` (embedded EXIF preview)",
     "seed-pil-ahash": "seed-style: PIL full decode + `imagehash.average_hash`",
     "pil-draft-ahash": "PIL `draft('L')` + `imagehash.average_hash`",
     "pil-draft-dhash": "PIL `draft('L')` + `imagehash.dhash`",
@@ -36,8 +37,35 @@ BREAKDOWN_LABELS = {
     "photomatch-decode-250": "`load_grey(size=250)` (lets libvips shrink 1/8 on load)",
     "vips-jpegload-shrink8": "libvips `jpegload shrink=8` + grey, alone",
     "pil-draft-decode": "PIL `draft('L')` decode, alone",
+    "photomatch-preview-read": "`preview.read_preview` (header, preview decode, bands, upright)",
+    # Runs from before the fast path: a hand-made preview read, for --from-json.
     "exif-preview-hash": "read the EXIF thumbnail + `hash_grey`",
 }
+#: The summary's hashing rows: (photomatch method, baseline, label).
+HASH_SUMMARY = (
+    (
+        "photomatch",
+        "seed-pil-ahash",
+        "hashing a 12-MP JPEG, photomatch vs seed-style PIL + average_hash",
+    ),
+    (
+        "photomatch",
+        "pil-draft-ahash",
+        "hashing a 12-MP JPEG, photomatch vs PIL draft + average_hash",
+    ),
+    ("photomatch", "pil-draft-dhash", "hashing a 12-MP JPEG, photomatch vs PIL draft + dhash"),
+    (
+        "photomatch-preview",
+        "seed-pil-ahash",
+        "hashing a 12-MP JPEG from its embedded preview, photomatch vs seed-style PIL "
+        "+ average_hash",
+    ),
+    (
+        "photomatch-preview",
+        "photomatch",
+        "hashing a 12-MP JPEG, photomatch from its embedded preview vs from its pixels",
+    ),
+)
 
 
 def main(argv: list[str]) -> int:
@@ -172,27 +200,28 @@ def _summary(b: dict) -> list[str]:
     rows = []
     inter = b.get(("hash 12-MP interleaved", "interleaved"))
     g = "hash 12-MP"
-    pm = _med(b.get((g, "photomatch")))
-    for impl, label in (
-        ("seed-pil-ahash", "hashing a 12-MP JPEG, photomatch vs seed-style PIL + average_hash"),
-        ("pil-draft-ahash", "hashing a 12-MP JPEG, photomatch vs PIL draft + average_hash"),
-        ("pil-draft-dhash", "hashing a 12-MP JPEG, photomatch vs PIL draft + dhash"),
-    ):
-        if inter:
-            m = inter["extra_info"]["methods"]
-            ours, theirs = m["photomatch"], m[impl]
+    for mine, impl, label in HASH_SUMMARY:
+        m = inter["extra_info"]["methods"] if inter else {}
+        if mine in m and impl in m:
+            ours, theirs = m[mine], m[impl]
             rows.append(
                 f"| {label} (interleaved: median / min / CPU) | "
                 f"{_faster(theirs['median_ms'], ours['median_ms'])} / "
                 f"{_faster(theirs['min_ms'], ours['min_ms'])} / "
                 f"{_faster(theirs['cpu_median_ms'], ours['cpu_median_ms'])} |"
             )
-        elif pm and (g, impl) in b:
-            rows.append(f"| {label} | {_faster(_med(b[(g, impl)]), pm)} |")
+        elif (g, mine) in b and (g, impl) in b:
+            rows.append(f"| {label} | {_faster(_med(b[(g, impl)]), _med(b[(g, mine)]))} |")
     g = "index 40 x 12-MP"
     one, two = _med(b.get((g, "index-jobs1"))), _med(b.get((g, "index-jobs2")))
     if one and two:
         rows.append(f"| indexing, 2 threads vs 1 | {_x(one, two)} |")
+    fast = _med(b.get((g, "index-previews-jobs1")))
+    if one and fast:
+        rows.append(
+            f"| indexing 40 × 12-MP JPEGs, 1 thread, from embedded previews vs decoding "
+            f"| {_faster(one, fast)} |"
+        )
     for n in (10**3, 10**4, 10**5, 10**6):
         grp = f"topk Q=300 N=1e{len(str(n)) - 1}"
         pk = _med(b.get((grp, "photomatch")))
@@ -212,8 +241,12 @@ def _hashing(b: dict, add) -> None:
         return
     add("### Hashing one 12-MP camera JPEG (one thread)")
     add("")
-    add("| method | ms / image | CPU ms / image | images / s | photomatch is |")
-    add("|---|---:|---:|---:|---:|")
+    pv = _med(b.get((g, "photomatch-preview")))
+    add(
+        "| method | ms / image | CPU ms / image | images / s | photomatch (pixels) is "
+        "| photomatch (preview) is |"
+    )
+    add("|---|---:|---:|---:|---:|---:|")
     for impl, label in HASH_LABELS.items():
         bench = b.get((g, impl))
         if bench is None:
@@ -221,11 +254,12 @@ def _hashing(b: dict, add) -> None:
         t = _med(bench)
         cpu = bench["extra_info"].get("cpu_ms_per_image")
         ratio = "—" if impl == "photomatch" else _faster(t, pm)
-        add(f"| {label} | {_ms(t)} | {cpu:.1f} | {1 / t:.1f} | {ratio} |")
+        ratio_pv = "—" if impl == "photomatch-preview" else _faster(t, pv)
+        add(f"| {label} | {_ms(t)} | {cpu:.1f} | {1 / t:.1f} | {ratio} | {ratio_pv} |")
     add("")
     inter = b.get(("hash 12-MP interleaved", "interleaved"))
     if inter:
-        add("The same four, taking turns on each file (all under the same load):")
+        add("The same methods, taking turns on each file (all under the same load):")
         add("")
         add("| method | median ms | min ms | CPU ms (median) |")
         add("|---|---:|---:|---:|")
@@ -265,7 +299,8 @@ def _indexing(b: dict, add) -> None:
     )
     add("|---|---:|---:|---:|---:|---:|---:|---:|")
     for prefix, label in (
-        ("index-jobs", "`AlbumIndex.update`"),
+        ("index-jobs", "`AlbumIndex.update(previews=False)`"),
+        ("index-previews-jobs", "`AlbumIndex.update` from previews"),
         ("decode-threads", "`hash_file` only"),
     ):
         one = _med(b.get((g, f"{prefix}1")))

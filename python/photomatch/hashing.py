@@ -329,11 +329,7 @@ def _dhash_rows(grey: np.ndarray, boxes: list[tuple[int, int, int, int]]) -> np.
     sat = np.ascontiguousarray(sat.T)
     np.cumsum(sat, axis=1, out=sat)
     sat = sat.T  # sat[y, x] is the sum of grey[:y, :x]
-    b = np.array(boxes, dtype=np.intp).reshape(-1, 4)
-    y0, y1, fy, dy = _grid_corners(b[:, 0], b[:, 2], h)
-    x0, x1, fx, dx = _grid_corners(b[:, 1], b[:, 3], w)
-    y0, y1, fy = y0[:, :, None], y1[:, :, None], fy[:, :, None]
-    x0, x1, fx = x0[:, None, :], x1[:, None, :], fx[:, None, :]
+    y0, y1, fy, dy, x0, x1, fx, dx = _grid_geometry(h, w, tuple(boxes))
     top = sat[y0, x0] + fx * (sat[y0, x1] - sat[y0, x0])
     bottom = sat[y1, x0] + fx * (sat[y1, x1] - sat[y1, x0])
     corners = top + fy * (bottom - top)  # (V, 10, 10) integrals from the frame's corner
@@ -344,9 +340,35 @@ def _dhash_rows(grey: np.ndarray, boxes: list[tuple[int, int, int, int]]) -> np.
     grid = np.rint(sums / (dy[:, :, None] * dx[:, None, :]) * 65536.0)
     horizontal = grid[:, :8, 1:] > grid[:, :8, :-1]
     vertical = grid[:, 1:, :8] > grid[:, :-1, :8]
-    bits = np.stack([horizontal, vertical], axis=1).reshape(len(b), WORDS, 64)
+    bits = np.stack([horizontal, vertical], axis=1).reshape(len(boxes), WORDS, 64)
     packed = np.packbits(bits, axis=-1)  # MSB-first bytes, (V, WORDS, 8)
-    return np.ascontiguousarray(packed).view(">u8").reshape(len(b), WORDS).astype(np.uint64)
+    return np.ascontiguousarray(packed).view(">u8").reshape(len(boxes), WORDS).astype(np.uint64)
+
+
+@functools.lru_cache(maxsize=256)
+def _grid_geometry(h: int, w: int, boxes: tuple[tuple[int, int, int, int], ...]) -> tuple:
+    """The grid corners of ``boxes`` in an h x w frame, broadcast for ``_dhash_rows``.
+
+    Cached: an album's frames come in a few shapes (every 160 x 120 camera preview,
+    every 4000 x 3000 photo shrunk to 250 px), and for a small frame working out
+    the geometry costs as much as the sums themselves.
+    """
+    b = np.array(boxes, dtype=np.intp).reshape(-1, 4)
+    y0, y1, fy, dy = _grid_corners(b[:, 0], b[:, 2], h)
+    x0, x1, fx, dx = _grid_corners(b[:, 1], b[:, 3], w)
+    out = (
+        y0[:, :, None],
+        y1[:, :, None],
+        fy[:, :, None],
+        dy,
+        x0[:, None, :],
+        x1[:, None, :],
+        fx[:, None, :],
+        dx,
+    )
+    for a in out:
+        a.flags.writeable = False  # shared between calls and threads
+    return out
 
 
 def _grid_corners(
