@@ -1,0 +1,123 @@
+"""Exposure as evidence for crops that fit every frame of a burst alike."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import pyvips
+
+from photomatch import hashing, verify
+from photomatch.decision import Policy, _by_exposure, _Checked
+from photomatch.demo import sample_image
+from photomatch.results import AMBIGUOUS, MATCHED, UNMATCHED, Candidate
+
+
+@pytest.fixture(scope="module")
+def photo() -> pyvips.Image:
+    return sample_image("coffee")  # 600x400, textured
+
+
+def grey_of(image: pyvips.Image) -> np.ndarray:
+    return hashing.grey_from_image(image)
+
+
+def crop_thumb(image: pyvips.Image, q: int = 60) -> np.ndarray:
+    """An off-centre crop of 85%, shrunk and saved as a JPEG."""
+    crop = image.crop(30, 40, 510, 340).thumbnail_image(300)
+    return grey_of(pyvips.Image.new_from_buffer(crop.jpegsave_buffer(Q=q), ""))
+
+
+def test_exposure_of_the_own_frame_agrees_and_a_brighter_frame_differs(photo):
+    q = crop_thumb(photo)
+    own = verify.align(q, grey_of(photo))
+    assert not own.canonical and own.scale < 0.9
+    assert abs(own.exposure) < 1.0
+    assert own.tone_shape < 3.0
+    brighter = verify.align(q, grey_of((photo * 1.04).cast("uchar")))
+    # 4% brighter: the window's mean is about 4% of the brightness above the thumbnail's.
+    assert brighter.exposure == pytest.approx(0.04 * brighter.brightness, rel=0.3)
+    assert brighter.tone_shape < 3.0  # a pure gain
+
+
+def test_a_gamma_edit_is_not_a_pure_gain(photo):
+    q = crop_thumb(photo)
+    edited = photo.gamma(exponent=1.3).cast("uchar")
+    fit = verify.align(q, grey_of(edited))
+    assert fit.tone_shape > 4.0
+
+
+def rival(path: str, exposure: float, shape: float = 1.0, ncc: float = 0.99) -> list[_Checked]:
+    """A variant group of one crop fit, with the given exposure (grey levels, brightness 120)."""
+    fit = verify.Alignment(
+        ncc=ncc,
+        scale=0.85,
+        x=3.0,
+        y=4.0,
+        canonical=False,
+        residual=0.05,
+        tone=abs(exposure),
+        exposure=exposure,
+        brightness=120.0,
+        tone_shape=shape,
+    )
+    return [_Checked(Candidate(path, 10, "full"), fit, np.zeros((4, 4), np.uint8))]
+
+
+def names(groups: list[list[_Checked]]) -> list[str]:
+    return [g[0].candidate.path for g in groups]
+
+
+P = Policy()
+
+
+def test_a_lone_crop_that_agrees_is_matched():
+    status, ranked, _ = _by_exposure([rival("a", 0.4)], P)
+    assert status == MATCHED and names(ranked) == ["a"]
+
+
+def test_a_lone_crop_exposed_clearly_otherwise_is_another_frame():
+    # 4% darker, a pure gain: the last frame of a burst whose shown frame is gone.
+    status, _, note = _by_exposure([rival("a", -4.8)], P)
+    assert status == UNMATCHED
+    assert "another frame" in note
+
+
+def test_a_lone_crop_a_little_off_needs_review():
+    status, _, _ = _by_exposure([rival("a", 1.6)], P)
+    assert status == AMBIGUOUS
+
+
+def test_a_tone_edited_crop_of_a_lone_photo_stays_matched():
+    assert _by_exposure([rival("a", -4.8, shape=9.0)], P)[0] == MATCHED
+    assert _by_exposure([rival("a", 30.0, shape=2.0)], P)[0] == MATCHED
+
+
+def test_burst_frames_are_ranked_by_exposure_and_stay_ambiguous():
+    rivals = [rival("b", -3.6, ncc=0.995), rival("a", 0.3, ncc=0.99), rival("c", 4.0)]
+    status, ranked, note = _by_exposure(rivals, P)
+    assert status == AMBIGUOUS
+    assert names(ranked) == ["a", "b", "c"]
+    assert "one exposed alike" in note
+
+
+def test_burst_frame_picked_by_exposure_only_when_asked():
+    rivals = [rival("b", -3.6, ncc=0.995), rival("a", 0.3, ncc=0.99), rival("c", 4.0)]
+    status, ranked, _ = _by_exposure(rivals, Policy(exposure_picks_frame=True))
+    assert status == MATCHED and names(ranked)[0] == "a"
+    # Two frames agree about equally: still a tie.
+    rivals.append(rival("d", -0.5))
+    assert _by_exposure(rivals, Policy(exposure_picks_frame=True))[0] == AMBIGUOUS
+
+
+def test_a_burst_exposed_like_none_of_its_frames_is_unmatched():
+    rivals = [rival("a", -3.6), rival("b", 4.0), rival("c", 6.2)]
+    status, ranked, _ = _by_exposure(rivals, P)
+    assert status == UNMATCHED
+    assert names(ranked) == ["a", "b", "c"]
+
+
+def test_a_tone_edited_crop_of_a_burst_stays_ambiguous_by_correlation():
+    rivals = [rival("a", 25.0, shape=8.0, ncc=0.97), rival("b", 22.0, shape=8.0, ncc=0.98)]
+    status, ranked, _ = _by_exposure(rivals, P)
+    assert status == AMBIGUOUS
+    assert names(ranked) == ["b", "a"]
