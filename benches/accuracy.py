@@ -276,7 +276,7 @@ def main() -> None:
         results = os.path.join(args.out, f"results{suffix}")
         t0 = time.perf_counter()
         index_path = os.path.join(args.out, f"index{suffix}.sqlite")
-        _, report = photomatch.match_album(
+        run, report = photomatch.match_album(
             os.path.join(args.out, truth["album"]),
             [os.path.join(args.out, truth["thumbs"], s) for s in truth["sets"]],
             out=results,
@@ -290,6 +290,15 @@ def main() -> None:
             "from their preview)",
             file=sys.stderr,
         )
+        checks = getattr(run, "pixel_checks", 0)
+        if checks:
+            print(
+                f"pixel check: {checks} album decodes, {checks / len(run.results):.1f} per "
+                f"thumbnail, {1000 * run.pixel_check_s / checks:.0f} ms each "
+                f"({run.pixel_check_s / len(run.results):.2f} s of decoding per thumbnail, "
+                "summed over threads)",
+                file=sys.stderr,
+            )
         out = score(args.out, results)
     root = args.root if args.cmd == "score" else args.out
     with open(os.path.join(root, "truth.json")) as fh:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from photomatch import match_album
+from photomatch import match_album, read_json
 from photomatch.index import AlbumArrays
 from photomatch.matching import _candidates, name_sets
 
@@ -74,6 +74,19 @@ def test_burst_and_edited_copy_are_right_or_ambiguous_with_the_truth_listed(outc
             assert [c.distance for c in result.candidates] == sorted(
                 c.distance for c in result.candidates
             )
+
+
+def test_pixel_checks_are_counted_and_saved(outcome, tmp_path):
+    sample, run, _ = outcome
+    # Every scored candidate was decoded once (the checker caches decodes).
+    scored = {c.path for r in run.results for c in r.candidates if c.score is not None}
+    assert run.pixel_checks >= len(scored) > 0
+    assert run.pixel_check_s > 0
+    saved = read_json(str(tmp_path / "out" / "matches.json"))
+    assert (saved.pixel_checks, saved.pixel_check_s) == (
+        run.pixel_checks,
+        round(run.pixel_check_s, 3),
+    )
 
 
 def test_matching_leaves_the_album_untouched(sample, tmp_path):

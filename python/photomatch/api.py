@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import os
+import threading
+import time
 from collections.abc import Sequence
 
-from . import matching
+import numpy as np
+
+from . import matching, verify
 from .errors import UsageError
 from .index import AlbumIndex, IndexReport, is_inside
 from .results import MatchRun, Skipped, results_paths, write_csv, write_json
@@ -57,7 +61,8 @@ def match_album(
     with AlbumIndex(album, index_path, rebuild=rebuild) as index:
         report = index.update(progress=progress, jobs=jobs, previews=previews)
         arrays = index.load()
-    results = matching.match(arrays, queries, policy, progress=progress, jobs=jobs)
+    loader = _TimedLoader()
+    results = matching.match(arrays, queries, policy, progress=progress, jobs=jobs, loader=loader)
     order = {s.name: i for i, s in enumerate(sets)}
     results.sort(key=lambda r: (order[r.set], r.query))
     run = MatchRun(
@@ -68,12 +73,32 @@ def match_album(
         skipped_queries=tuple(sorted(skipped, key=lambda s: s.path)),
         skipped_album=tuple(Skipped(p, r) for p, r in report.errors),
         album_images=report.images,
+        pixel_checks=loader.calls,
+        pixel_check_s=loader.seconds,
     )
     if out is not None:
         csv_path, json_path = results_paths(out)
         write_csv(run, csv_path)
         write_json(run, json_path)
     return run, report
+
+
+class _TimedLoader:
+    """``verify.load_candidate``, counting its calls and their time (thread-safe)."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.seconds = 0.0
+        self._lock = threading.Lock()
+
+    def __call__(self, path: str) -> np.ndarray:
+        start = time.perf_counter()
+        try:
+            return verify.load_candidate(path)
+        finally:
+            with self._lock:
+                self.calls += 1
+                self.seconds += time.perf_counter() - start
 
 
 def _check_out(out: str, album: str) -> None:

@@ -155,6 +155,8 @@ def match_cmd(
                 "review": os.path.abspath(page),
                 "summary": run.count_by_set(),
                 "skipped_queries": len(run.skipped_queries),
+                "pixel_checks": run.pixel_checks,
+                "pixel_check_s": round(run.pixel_check_s, 3),
                 "needs_review": run.needs_review(),
             }
         )

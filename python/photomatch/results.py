@@ -99,6 +99,11 @@ class MatchRun:
     skipped_queries: tuple[Skipped, ...] = ()
     skipped_album: tuple[Skipped, ...] = ()
     album_images: int = 0
+    #: Album files decoded for the pixel check, and the seconds those decodes
+    #: took (summed over threads): the part of matching that scales with the
+    #: candidates, reported apart from the search.
+    pixel_checks: int = 0
+    pixel_check_s: float = 0.0
 
     def count_by_set(self) -> dict[str, dict[str, int]]:
         """``{set: {status: n}}`` for every set and status (zeros included)."""
@@ -138,6 +143,8 @@ def to_json_dict(run: MatchRun) -> dict:
         "album": run.album,
         "index": run.index_path,
         "album_images": run.album_images,
+        "pixel_checks": run.pixel_checks,
+        "pixel_check_s": round(run.pixel_check_s, 3),
         "sets": [asdict(s) for s in run.sets],
         "summary": run.count_by_set(),
         "results": [asdict(r) for r in run.results],
@@ -184,6 +191,8 @@ def read_json(path: str) -> MatchRun:
         skipped_queries=tuple(Skipped(**s) for s in data["skipped_queries"]),
         skipped_album=tuple(Skipped(**s) for s in data["skipped_album"]),
         album_images=data.get("album_images", 0),
+        pixel_checks=data.get("pixel_checks", 0),
+        pixel_check_s=data.get("pixel_check_s", 0.0),
     )
 
 

@@ -71,6 +71,13 @@ def print_match_summary(run: MatchRun, report: IndexReport, out: str) -> None:
         click.echo(
             f"{'total':<{width}}  {totals[0]:>8} {totals[1]:>10} {totals[2]:>10} {totals[3]:>11}"
         )
+    if run.pixel_checks:
+        n = len(run.results)
+        click.echo(
+            f"pixel check: {run.pixel_checks} album files decoded again "
+            f"({run.pixel_checks / max(n, 1):.1f} per thumbnail, "
+            f"{1000 * run.pixel_check_s / run.pixel_checks:.0f} ms each)"
+        )
     echo_skips("unreadable thumbnails", [(s.path, s.reason) for s in run.skipped_queries])
     echo_skips("unreadable album files", [(s.path, s.reason) for s in run.skipped_album])
     echo_skips("unreadable album folders", report.unreadable_folders)
