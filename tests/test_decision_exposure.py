@@ -7,7 +7,7 @@ import pytest
 import pyvips
 
 from photomatch import hashing, verify
-from photomatch.decision import Policy, _by_exposure, _Checked
+from photomatch.decision import Policy, _another_frame, _by_exposure, _Checked
 from photomatch.demo import sample_image
 from photomatch.results import AMBIGUOUS, MATCHED, UNMATCHED, Candidate
 
@@ -121,3 +121,28 @@ def test_a_tone_edited_crop_of_a_burst_stays_ambiguous_by_correlation():
     status, ranked, _ = _by_exposure(rivals, P)
     assert status == AMBIGUOUS
     assert names(ranked) == ["b", "a"]
+
+
+def fit_at(path: str, scale: float, residual: float, ncc: float, canonical: bool = False):
+    """A variant group of one fit at ``scale`` and ``residual`` off the canonical spot."""
+    fit = verify.Alignment(
+        ncc=ncc, scale=scale, x=2.0, y=1.0, canonical=canonical, residual=residual
+    )
+    return [_Checked(Candidate(path, 10, "full"), fit, np.zeros((4, 4), np.uint8))]
+
+
+def test_a_withheld_frame_is_told_by_its_neighbour_though_a_farther_frame_fits_as_a_crop():
+    # The neighbours fit nearly full size, 1.5% off; a frame farther along the pan
+    # fits as a 95% crop about as well. The shown frame is none of them.
+    close = [
+        fit_at("next", 0.985, 0.016, 0.994),
+        fit_at("previous", 0.975, 0.015, 0.992),
+        fit_at("farther", 0.95, 0.023, 0.976),
+    ]
+    assert _another_frame(close, verify.CANONICAL_RESIDUAL, P)
+    # A frame on its canonical framing is there: not another frame.
+    on_spot = fit_at("own", 1.0, 0.001, 0.990, canonical=True)
+    assert not _another_frame([*close, on_spot], verify.CANONICAL_RESIDUAL, P)
+    # The best fit a crop (a crop of one of them): not this rule's case.
+    crop_best = [fit_at("a", 0.9, 0.02, 0.995), fit_at("b", 0.985, 0.016, 0.99)]
+    assert not _another_frame(crop_best, verify.CANONICAL_RESIDUAL, P)

@@ -271,9 +271,7 @@ class Checker:
                 note=_join(note, why),
             )
 
-        if all(_shifted(_fit(g), limit, p) for g in close):
-            # Every close candidate fits only shifted: the frame shown is not in
-            # the album, its neighbours in a burst are.
+        if _another_frame(close, limit, p):
             return answer(
                 UNMATCHED,
                 (listed + rest)[: p.max_candidates],
@@ -382,6 +380,18 @@ def _by_exposure(rivals: list[list[_Checked]], p: Policy) -> tuple[str, list[lis
     if len(agree) == 1 and len(differ) == len(rivals) - 1:
         return AMBIGUOUS, ranked, "a crop of one frame of a burst: one exposed alike"
     return AMBIGUOUS, ranked, "a crop of one frame of a burst: any frame fits"
+
+
+def _another_frame(close: list[list[_Checked]], limit: float, p: Policy) -> bool:
+    """The thumbnail shows a burst frame that is not in the album: no close
+    candidate sits on a canonical framing, and the best fit is nearly full size
+    but off the canonical spot, as the shown frame's neighbours fit it. (Frames
+    farther along the pan fit only as smaller crops, about as well: they do
+    not make it a crop of theirs.)"""
+    if any(_fit(g).canonical for g in close):
+        return False
+    best = max(close, key=lambda g: _fit(g).ncc)
+    return _shifted(_fit(best), limit, p)
 
 
 def _shifted(fit: verify.Alignment, limit: float, p: Policy) -> bool:
