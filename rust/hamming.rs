@@ -15,10 +15,12 @@
 //! rayon task for a group of queries, and each task walks its chunk in tiles
 //! small enough to stay in L1 while every query of the group is compared
 //! against them. Each task keeps a bounded top-k per query; the per-chunk lists
-//! are merged per query at the end.
+//! are merged per query at the end. The chunks of one query share a bound on
+//! its k-th distance ([`Best::sync`]), so that only the first chunks pay for
+//! filling a top-k from scratch.
 
-use std::collections::BinaryHeap;
 use std::fmt;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use rayon::prelude::*;
 
@@ -233,6 +235,10 @@ struct TopkTask<'a> {
     w: usize,
     /// Entries kept per query: `min(k, rows in chunk)`.
     keep: usize,
+    /// Per query of the group, shared by every chunk: see [`Best::sync`].
+    bounds: &'a [AtomicU32],
+    /// Whether this chunk may publish to `bounds`: its `keep` is the full `k`.
+    publish: bool,
 }
 
 /// Instantiates the generic kernels for one instruction-set level, with `w`
@@ -245,7 +251,7 @@ macro_rules! isa_kernels {
             /// # Safety
             /// The CPU must support the target features named above.
             #[target_feature(enable = $features)]
-            pub(super) unsafe fn topk<const W: usize>(task: &TopkTask<'_>) -> Vec<u64> {
+            pub(super) unsafe fn topk<const W: usize>(task: &TopkTask<'_>) -> Vec<Vec<u64>> {
                 topk_task::<W>(task)
             }
 
@@ -324,43 +330,51 @@ fn row_distances<const W: usize>(q: &[u64], rows: &[u64], w: usize, out: &mut [u
     }
 }
 
-/// Distances are offered to a [`TopK`] in blocks of this many; a block whose
+/// Distances are offered to a [`Best`] in blocks of this many; a block whose
 /// minimum cannot enter the top-k (the usual case once it has filled) is
 /// skipped after one vectorised min.
 const OFFER_BLOCK: usize = 64;
 
 #[inline(always)]
-fn topk_task<const W: usize>(task: &TopkTask<'_>) -> Vec<u64> {
+fn topk_task<const W: usize>(task: &TopkTask<'_>) -> Vec<Vec<u64>> {
     let w = if W == 0 { task.w } else { W };
     let tile_rows = (TILE_BYTES / (8 * w)).max(1);
-    let mut best: Vec<TopK> = (0..task.queries.len() / w)
-        .map(|_| TopK::new(task.keep))
+    let mut best: Vec<Best> = (0..task.queries.len() / w)
+        .map(|_| Best::new(task.keep))
         .collect();
     let mut dist = vec![0u32; tile_rows];
+    let mut seeder = Seeder::new(w);
     for (t, tile) in task.rows.chunks(tile_rows * w).enumerate() {
         let dist = &mut dist[..tile.len() / w];
         let first_row = t * tile_rows;
-        for (q, best) in task.queries.chunks_exact(w).zip(best.iter_mut()) {
+        for ((q, best), bound) in task.queries.chunks_exact(w).zip(&mut best).zip(task.bounds) {
             row_distances::<W>(q, tile, w, dist);
-            for (b, block) in dist.chunks(OFFER_BLOCK).enumerate() {
-                let min = block.iter().fold(u32::MAX, |m, &d| m.min(d));
-                if min >= best.threshold {
-                    continue;
-                }
-                let block_row = first_row + b * OFFER_BLOCK;
-                for (i, &d) in block.iter().enumerate() {
-                    if d < best.threshold {
-                        best.push(pack(d, block_row + i));
-                    }
-                }
+            if t == 0 {
+                best.seed(seeder.kth(dist, task.keep));
+            }
+            best.sync(bound, task.publish);
+            offer(dist, first_row, best);
+        }
+    }
+    Best::collect(best)
+}
+
+/// Offers the rows whose distances are `dist` (the first one being chunk row
+/// `first_row`), in row order, to `best`.
+#[inline(always)]
+fn offer(dist: &[u32], first_row: usize, best: &mut Best) {
+    for (b, block) in dist.chunks(OFFER_BLOCK).enumerate() {
+        let min = block.iter().fold(u32::MAX, |m, &d| m.min(d));
+        if min >= best.threshold {
+            continue;
+        }
+        let block_row = first_row + b * OFFER_BLOCK;
+        for (i, &d) in block.iter().enumerate() {
+            if d < best.threshold {
+                best.push(pack(d, block_row + i));
             }
         }
     }
-    let mut keys = Vec::with_capacity(best.len() * task.keep);
-    for b in best {
-        keys.extend(b.into_sorted());
-    }
-    keys
 }
 
 /// A candidate as one integer that sorts by (distance, row in chunk).
@@ -374,72 +388,379 @@ fn unpack(key: u64) -> (u32, usize) {
     ((key >> 32) as u32, (key & 0xffff_ffff) as usize)
 }
 
-/// Above this `k`, a heap beats keeping a sorted array by insertion.
-const SORTED_MAX: usize = 64;
+/// Widths up to this many words seed with a histogram of distances (at most
+/// `64 * w + 1` bins); wider rows use a selection on a copy.
+const HIST_MAX_WORDS: usize = 16;
 
-/// The best `cap` candidates of one query seen so far within one chunk.
+/// Starting bound of a query's scan of a chunk, from its first tile.
 ///
-/// Rows are offered in increasing row order, so a later row with a distance
-/// equal to the current worst would lose the tie: only strictly smaller
-/// distances can enter, and `threshold` is the one number the scan compares.
-struct TopK {
-    cap: usize,
-    /// A new row enters iff its distance is below this (`u32::MAX` until full).
-    threshold: u32,
-    keys: Keys,
+/// If the first tile holds at least `cap` rows and its `cap`-th smallest
+/// distance is `t`, then every row of the chunk with a distance above `t` has
+/// `cap` rows with strictly smaller keys (smaller distance) and can never be
+/// in the chunk's top-k, whatever its position. So the scan may start with
+/// "accept `d <= t`" instead of "accept anything" ([`Best::seed`]): this skips
+/// most of the fill phase, where each of the first rows would otherwise be
+/// inserted and then evicted again.
+struct Seeder {
+    hist: Vec<u32>,
+    scratch: Vec<u32>,
 }
 
-enum Keys {
-    /// Ascending.
-    Sorted(Vec<u64>),
-    /// Max-heap: the current worst on top.
-    Heap(BinaryHeap<u64>),
-}
+impl Seeder {
+    fn new(w: usize) -> Seeder {
+        let bins = if w <= HIST_MAX_WORDS { 64 * w + 1 } else { 0 };
+        Seeder {
+            hist: vec![0; bins],
+            scratch: Vec::new(),
+        }
+    }
 
-impl TopK {
-    fn new(cap: usize) -> TopK {
-        let keys = if cap <= SORTED_MAX {
-            Keys::Sorted(Vec::with_capacity(cap))
+    /// The `cap`-th smallest of `dist`, the distances of a chunk's first
+    /// tile, if the tile has at least `cap` rows.
+    #[inline(always)]
+    fn kth(&mut self, dist: &[u32], cap: usize) -> Option<u32> {
+        if dist.len() < cap {
+            return None;
+        }
+        let kth = if self.hist.is_empty() {
+            self.scratch.clear();
+            self.scratch.extend_from_slice(dist);
+            *self.scratch.select_nth_unstable(cap - 1).1
         } else {
-            Keys::Heap(BinaryHeap::new())
+            self.hist.fill(0);
+            for &d in dist {
+                self.hist[d as usize] += 1;
+            }
+            let mut seen = 0;
+            let mut kth = 0;
+            for (d, &count) in self.hist.iter().enumerate() {
+                seen += count as usize;
+                if seen >= cap {
+                    kth = d as u32;
+                    break;
+                }
+            }
+            kth
         };
-        TopK {
+        Some(kth)
+    }
+}
+
+/// The candidates of one query within one chunk: a superset of the best `cap`
+/// rows offered so far, kept unsorted and cut back to `cap` by a selection
+/// whenever the buffer reaches `limit` keys.
+///
+/// Appending is one store, so a burst of candidates (the first tiles, rows
+/// that all lie close to the query) costs little; the price is that the
+/// threshold only tightens at each cut, not at each insert.
+///
+/// Invariant, which makes the final result exact: every row that was offered
+/// and is not in `keys` has at least `cap` rows with smaller keys in the
+/// chunk (or, through [`Best::sync`], `k` in the album). Rows are offered in
+/// increasing row order, so once `cap` kept keys have distance at most `D`, a
+/// later row with distance `D` loses the tie on its row index: only strictly
+/// smaller distances can enter, and `threshold` is the one number the scan
+/// compares. A bound that comes from elsewhere (the first tile's distances,
+/// another chunk) says nothing about row order, so it lets distances equal
+/// to it in (`threshold = bound + 1`).
+struct Best {
+    keys: Vec<u64>,
+    cap: usize,
+    limit: usize,
+    /// A row may enter iff its distance is below this.
+    threshold: u32,
+    /// The smallest `b` known such that at least `cap` rows of the chunk
+    /// have a distance of at most `b` (`u32::MAX`: none known yet).
+    bound: u32,
+}
+
+impl Best {
+    fn new(cap: usize) -> Best {
+        // Cutting every `cap` (at least 32) new keys keeps a cut's cost, a
+        // selection over `limit` keys, at a few nanoseconds per key.
+        let limit = cap.saturating_add(cap.max(32));
+        Best {
+            // Growing the buffer key by key costs more than the keys do.
+            keys: Vec::with_capacity(limit.min(1024)),
             cap,
+            limit,
             threshold: u32::MAX,
-            keys,
+            bound: u32::MAX,
         }
     }
 
-    /// Adds a key whose distance is below `threshold`, evicting the worst.
+    /// Starts from the first tile's `cap`-th smallest distance, if any.
+    fn seed(&mut self, kth: Option<u32>) {
+        if let Some(kth) = kth {
+            self.bound = self.bound.min(kth);
+            // kth <= 64 * MAX_WORDS < u32::MAX: no overflow.
+            self.threshold = self.threshold.min(kth + 1);
+        }
+    }
+
+    /// Exchanges bounds with the query's scans of the other chunks.
+    ///
+    /// `shared` holds the smallest `b` any chunk has published such that `k`
+    /// rows of the album have a distance of at most `b`; a row farther than
+    /// that is beaten by those `k` rows and cannot be in the final top-k,
+    /// wherever it lies, so this chunk need not keep it. Without this, each
+    /// chunk's scan would go through its own fill phase, ending with the
+    /// threshold that a scan of the whole album would have reached a few
+    /// hundred rows in. A chunk publishes its own bound only if it keeps the
+    /// full `k` (`publish`).
+    ///
+    /// A chunk's list may then hold fewer than `cap` rows (even none), but
+    /// the union of all chunks' lists still contains the final top-k: a row
+    /// of it is never beaten by `k` others, so no chunk rejects or cuts it.
+    /// Thresholds depend on timing, the result does not.
+    #[inline(always)]
+    fn sync(&mut self, shared: &AtomicU32, publish: bool) {
+        let global = shared.load(Ordering::Relaxed);
+        if publish && self.bound < global {
+            shared.fetch_min(self.bound, Ordering::Relaxed);
+        }
+        self.threshold = self.threshold.min(global.saturating_add(1));
+    }
+
+    /// Adds a key whose distance is below `threshold`.
+    #[inline(always)]
     fn push(&mut self, key: u64) {
-        let worst = match &mut self.keys {
-            Keys::Sorted(v) => {
-                if v.len() == self.cap {
-                    v.pop();
-                }
-                let at = v.partition_point(|&x| x < key);
-                v.insert(at, key);
-                (v.len() == self.cap).then(|| v[v.len() - 1])
-            }
-            Keys::Heap(h) => {
-                if h.len() == self.cap {
-                    // Replacing the top in place sifts it down once.
-                    *h.peek_mut().expect("cap >= 1") = key;
-                } else {
-                    h.push(key);
-                }
-                (h.len() == self.cap).then(|| *h.peek().expect("cap >= 1"))
-            }
-        };
-        if let Some(worst) = worst {
-            self.threshold = unpack(worst).0;
+        self.keys.push(key);
+        if self.keys.len() >= self.limit {
+            self.cut();
         }
     }
 
-    fn into_sorted(self) -> Vec<u64> {
-        match self.keys {
-            Keys::Sorted(v) => v,
-            Keys::Heap(h) => h.into_sorted_vec(),
+    /// Keeps the `cap` smallest keys and lowers the threshold to the largest
+    /// distance among them.
+    #[inline(never)]
+    fn cut(&mut self) {
+        if self.keys.len() <= self.cap {
+            return;
+        }
+        let worst = unpack(*self.keys.select_nth_unstable(self.cap - 1).1).0;
+        self.keys.truncate(self.cap);
+        self.threshold = self.threshold.min(worst);
+        self.bound = self.bound.min(worst);
+    }
+
+    /// Every query's best keys (at most `cap`), in no particular order.
+    fn collect(best: Vec<Best>) -> Vec<Vec<u64>> {
+        best.into_iter()
+            .map(|mut b| {
+                b.cut();
+                b.keys
+            })
+            .collect()
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Fused AVX-512 path for two-word (128-bit) rows
+// ---------------------------------------------------------------------------
+
+/// The top-k kernel for `w = 2` with AVX-512 VPOPCNTDQ, photomatch's own
+/// hash size.
+///
+/// The generic path writes every distance to a buffer and reads it back to
+/// filter it. Here the filter is fused into the distance computation: eight
+/// rows' distances live in one register and are compared with the threshold
+/// there, and only a non-zero compare mask (rare once the top-k has filled)
+/// leaves the vector code.
+///
+/// Rows are stored as two words side by side, so a register loaded from the
+/// album holds both halves of four rows, and adding each row's two popcounts
+/// would cost two cross-lane shuffles per eight rows on every query. Instead
+/// each tile is transposed once into blocks of eight rows, first words then
+/// second words ([`transpose`]); every query of the group then reuses it. Per
+/// eight rows the loop then does two XORs, two VPOPCNTQs, one add and one
+/// lane-wise minimum (one compare per 32 rows): three vector operations per
+/// register of album words, as many as the bare XOR + popcount + accumulate
+/// loop that measures the machine's peak, which it runs at on an L1 tile.
+#[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+mod avx512_w2 {
+    #[cfg(target_arch = "x86")]
+    use std::arch::x86::*;
+    #[cfg(target_arch = "x86_64")]
+    use std::arch::x86_64::*;
+
+    use super::{offer, pack, row_distances, Best, Seeder, TopkTask, TILE_BYTES};
+
+    /// One cache line of a transposed tile. A heap buffer of `u64` is only
+    /// 16-byte aligned, and every 64-byte load from it would then straddle
+    /// two cache lines (a few percent of the scan's time, measured).
+    #[derive(Clone, Copy)]
+    #[repr(C, align(64))]
+    struct Line([u64; 8]);
+
+    impl Line {
+        fn words(lines: &mut [Line]) -> &mut [u64] {
+            // SAFETY: `Line` is `repr(C)` around `[u64; 8]`: 64 bytes, no
+            // padding, every bit pattern valid; the borrow is carried over.
+            unsafe { std::slice::from_raw_parts_mut(lines.as_mut_ptr().cast(), 8 * lines.len()) }
+        }
+    }
+
+    /// Rows per tile: 16 KiB of album rows, a multiple of [`STEP`].
+    const TILE_ROWS: usize = TILE_BYTES / 16;
+
+    /// Rows per loop step: four blocks of eight, one compare and one branch.
+    const STEP: usize = 32;
+
+    /// # Safety
+    /// The CPU must support AVX-512F and AVX-512 VPOPCNTDQ; `task.w` must be 2.
+    #[target_feature(enable = "popcnt,avx2,avx512f,avx512vpopcntdq")]
+    pub(super) unsafe fn topk(task: &TopkTask<'_>) -> Vec<Vec<u64>> {
+        debug_assert_eq!(task.w, 2);
+        let mut best: Vec<Best> = (0..task.queries.len() / 2)
+            .map(|_| Best::new(task.keep))
+            .collect();
+        let mut lines = vec![Line([0; 8]); 2 * TILE_ROWS / 8];
+        let soa = Line::words(&mut lines);
+        let mut dist = vec![0u32; TILE_ROWS];
+        let mut seeder = Seeder::new(2);
+        for (t, tile) in task.rows.chunks(2 * TILE_ROWS).enumerate() {
+            let rows = tile.len() / 2;
+            let first_row = t * TILE_ROWS;
+            transpose(tile, soa);
+            for ((q, best), bound) in task.queries.chunks_exact(2).zip(&mut best).zip(task.bounds) {
+                best.sync(bound, task.publish);
+                if t == 0 && best.threshold == u32::MAX {
+                    // Nothing known yet about this query (no other chunk has
+                    // published): seed from this first tile, which needs all
+                    // its distances; the generic code does it.
+                    let dist = &mut dist[..rows];
+                    row_distances::<2>(q, tile, 2, dist);
+                    best.seed(seeder.kth(dist, task.keep));
+                    offer(dist, 0, best);
+                } else {
+                    scan(q, soa, rows, first_row, best);
+                }
+            }
+        }
+        Best::collect(best)
+    }
+
+    /// Rewrites `tile` (row-major, two words per row) as blocks of eight
+    /// rows: the eight first words, then the eight second words. The last
+    /// block is padded with zero rows up to a multiple of [`STEP`] rows; the
+    /// scan masks them out.
+    #[target_feature(enable = "avx512f")]
+    fn transpose(tile: &[u64], soa: &mut [u64]) {
+        let rows = tile.len() / 2;
+        let padded = rows.div_ceil(STEP) * STEP;
+        assert!(soa.len() >= 2 * padded);
+        let first = _mm512_set_epi64(14, 12, 10, 8, 6, 4, 2, 0);
+        let second = _mm512_set_epi64(15, 13, 11, 9, 7, 5, 3, 1);
+        let full = rows / 8;
+        for b in 0..full {
+            // SAFETY: rows 8b..8b+8 are in `tile` (b < rows / 8) and block b
+            // is in `soa` (asserted above); unaligned loads and stores.
+            unsafe {
+                let src = tile.as_ptr().add(16 * b);
+                let lo = _mm512_loadu_si512(src.cast());
+                let hi = _mm512_loadu_si512(src.add(8).cast());
+                let dst = soa.as_mut_ptr().add(16 * b);
+                _mm512_storeu_si512(dst.cast(), _mm512_permutex2var_epi64(lo, first, hi));
+                _mm512_storeu_si512(dst.add(8).cast(), _mm512_permutex2var_epi64(lo, second, hi));
+            }
+        }
+        for r in full * 8..padded {
+            let (b, i) = (r / 8, r % 8);
+            let (w0, w1) = if r < rows {
+                (tile[2 * r], tile[2 * r + 1])
+            } else {
+                (0, 0)
+            };
+            soa[16 * b + i] = w0;
+            soa[16 * b + 8 + i] = w1;
+        }
+    }
+
+    /// Offers to `best` the rows of a transposed tile (`rows` rows, the first
+    /// being chunk row `first_row`) whose distance to query `q` is below its
+    /// threshold, in row order.
+    #[target_feature(enable = "popcnt,avx2,avx512f,avx512vpopcntdq")]
+    fn scan(q: &[u64], soa: &[u64], rows: usize, first_row: usize, best: &mut Best) {
+        let steps = rows.div_ceil(STEP);
+        assert!(q.len() == 2 && soa.len() >= 2 * STEP * steps);
+        let q = [q[0], q[1]];
+        let mut dist = [0u64; STEP];
+        let mut from = 0;
+        // Each call runs to the next step holding a row below the threshold
+        // (rare once the top-k has filled); the rows are offered here, outside
+        // the vector loop, so that its registers need not survive a call.
+        while let Some((s, mut below)) = next_hit(q, best.threshold, soa, from, steps, &mut dist) {
+            let valid = rows - s * STEP;
+            if valid < STEP {
+                // The padding rows of the last step.
+                below &= (1u32 << valid) - 1;
+            }
+            offer_mask(&dist, below, first_row + s * STEP, best);
+            from = s + 1;
+        }
+    }
+
+    /// The first step `s` in `from..steps` with a row whose distance to `q`
+    /// is below `threshold`, and the mask of those rows; that step's
+    /// distances go to `dist`.
+    #[target_feature(enable = "popcnt,avx2,avx512f,avx512vpopcntdq")]
+    #[inline(never)]
+    fn next_hit(
+        q: [u64; 2],
+        threshold: u32,
+        soa: &[u64],
+        from: usize,
+        steps: usize,
+        dist: &mut [u64; STEP],
+    ) -> Option<(usize, u32)> {
+        assert!(soa.len() >= 2 * STEP * steps);
+        let q0 = _mm512_set1_epi64(q[0] as i64);
+        let q1 = _mm512_set1_epi64(q[1] as i64);
+        let threshold = _mm512_set1_epi64(i64::from(threshold));
+        for s in from..steps {
+            // SAFETY: step s reads words 64s..64s+64 of `soa`, in bounds by
+            // the assert above; unaligned loads.
+            let d = unsafe {
+                let p = soa.as_ptr().add(2 * STEP * s);
+                let block = |b: usize| {
+                    let p = p.add(16 * b);
+                    let a = _mm512_xor_si512(_mm512_loadu_si512(p.cast()), q0);
+                    let b = _mm512_xor_si512(_mm512_loadu_si512(p.add(8).cast()), q1);
+                    _mm512_add_epi64(_mm512_popcnt_epi64(a), _mm512_popcnt_epi64(b))
+                };
+                [block(0), block(1), block(2), block(3)]
+            };
+            // One compare for 32 rows: the lane-wise minimum of the four
+            // blocks is below the threshold iff some row is. This keeps the
+            // loop at three vector operations per eight rows' word pair, as
+            // many as the bare popcount loop.
+            let min = _mm512_min_epu64(_mm512_min_epu64(d[0], d[1]), _mm512_min_epu64(d[2], d[3]));
+            if _mm512_cmplt_epu64_mask(min, threshold) != 0 {
+                let mut below = 0u32;
+                for (b, &d) in d.iter().enumerate() {
+                    below |= u32::from(_mm512_cmplt_epu64_mask(d, threshold)) << (8 * b);
+                    // SAFETY: block b is words 8b..8b+8 of `dist`; unaligned store.
+                    unsafe { _mm512_storeu_si512(dist.as_mut_ptr().add(8 * b).cast(), d) };
+                }
+                return Some((s, below));
+            }
+        }
+        None
+    }
+
+    /// Offers the rows of one step whose bit is set in `below`, in row
+    /// order, re-checking each against the threshold, which may have dropped
+    /// since the compare.
+    #[inline(always)]
+    fn offer_mask(d: &[u64; STEP], mut below: u32, first_row: usize, best: &mut Best) {
+        while below != 0 {
+            let i = below.trailing_zeros() as usize;
+            below &= below - 1;
+            let d = d[i] as u32;
+            if d < best.threshold {
+                best.push(pack(d, first_row + i));
+            }
         }
     }
 }
@@ -466,8 +787,10 @@ fn topk_planned(
     let chunk_len = |c: usize| plan.chunk_rows.min(n - c * plan.chunk_rows);
 
     // Task t scans chunk t % chunks for query group t / chunks; its result
-    // holds, per query of the group, `min(k, chunk_len)` keys sorted ascending.
-    let partial: Vec<Vec<u64>> = (0..groups * chunks)
+    // holds, per query of the group, at most `min(k, chunk_len)` keys, and
+    // together the chunks' lists hold the query's top-k.
+    let bounds: Vec<AtomicU32> = (0..q).map(|_| AtomicU32::new(u32::MAX)).collect();
+    let partial: Vec<Vec<Vec<u64>>> = (0..groups * chunks)
         .into_par_iter()
         .map(|t| {
             let (g, c) = (t / chunks, t % chunks);
@@ -478,7 +801,15 @@ fn topk_planned(
                 rows: &album[c_start * w..(c_start + chunk_len(c)) * w],
                 w,
                 keep: k.min(chunk_len(c)),
+                bounds: &bounds[g_rows],
+                publish: chunk_len(c) >= k,
             };
+            #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+            if isa == Isa::Avx512 && w == 2 {
+                // SAFETY: `Isa::supported` only lists Avx512 when the running
+                // CPU reports AVX-512F and VPOPCNTDQ.
+                return unsafe { avx512_w2::topk(&task) };
+            }
             dispatch!(isa, w, topk_task, topk, (&task))
         })
         .collect();
@@ -493,20 +824,20 @@ fn topk_planned(
             let (g, in_group) = (qi / plan.group_size, qi % plan.group_size);
             merged.clear();
             for c in 0..chunks {
-                let keep = k.min(chunk_len(c));
-                let keys = &partial[g * chunks + c][in_group * keep..(in_group + 1) * keep];
+                let keys = &partial[g * chunks + c][in_group];
                 let c_start = c * plan.chunk_rows;
                 merged.extend(keys.iter().map(|&key| {
                     let (d, row) = unpack(key);
                     (d, c_start + row)
                 }));
             }
-            // The chunk lists are sorted runs; the stable sort merges runs
-            // rather than sorting from scratch. Keys are unique, so stability
-            // does not affect the result.
-            if chunks > 1 {
-                merged.sort();
+            // (distance, row) pairs are unique, so any sort gives the same order.
+            debug_assert!(merged.len() >= k_out, "the chunks hold the top-k");
+            if merged.len() > k_out {
+                merged.select_nth_unstable(k_out - 1);
+                merged.truncate(k_out);
             }
+            merged.sort_unstable();
             for ((&(d, row), i), o) in merged.iter().zip(idx_out).zip(dist_out) {
                 *i = row as i64;
                 *o = d;
@@ -612,6 +943,10 @@ mod tests {
             Plan {
                 group_size: q.max(1),
                 chunk_rows: 100,
+            },
+            Plan {
+                group_size: 2,
+                chunk_rows: 2_500,
             },
         ];
         for isa in Isa::supported() {
@@ -792,6 +1127,103 @@ mod tests {
         assert_eq!(one, naive_topk(&queries, &album, 1, 25));
         for threads in [2, 3, 8] {
             assert_eq!(run(threads), one);
+        }
+    }
+
+    /// The fused AVX-512 path for `w = 2` is what `Isa::supported` puts last
+    /// on a CPU with VPOPCNTDQ, so `check` runs it there (and the portable
+    /// and other levels everywhere).
+    #[test]
+    fn avx512_level_listed_when_supported() {
+        #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+        {
+            let has = std::is_x86_feature_detected!("avx512f")
+                && std::is_x86_feature_detected!("avx512vpopcntdq")
+                && std::is_x86_feature_detected!("avx2")
+                && std::is_x86_feature_detected!("popcnt");
+            assert_eq!(Isa::supported().contains(&Isa::Avx512), has);
+            if has {
+                assert_eq!(Isa::detect(), Isa::Avx512);
+            }
+        }
+        assert_eq!(Isa::supported()[0], Isa::Portable);
+    }
+
+    /// Two-word rows near the queries (a few bits flipped), so that many
+    /// rows tie at the distances around each query's k-th.
+    fn near_rows(rng: &mut Rng, queries: &[u64], n: usize, max_flips: usize) -> Vec<u64> {
+        let q = queries.len() / 2;
+        let mut album = Vec::with_capacity(2 * n);
+        for _ in 0..n {
+            let src = rng.below(q);
+            let mut row = [queries[2 * src], queries[2 * src + 1]];
+            for _ in 0..rng.below(max_flips + 1) {
+                let bit = rng.below(128);
+                row[bit / 64] ^= 1 << (bit % 64);
+            }
+            album.extend_from_slice(&row);
+        }
+        album
+    }
+
+    #[test]
+    fn two_words_many_ties() {
+        let mut rng = Rng::new(8);
+        let queries = rng.words(2 * 6);
+        // Sizes around the 32-row step and the 1024-row tile: N < 8, not a
+        // multiple of 8 or 32, a partial last tile, k above a tile.
+        for n in [1, 5, 8, 31, 33, 1023, 1025, 2100] {
+            let album = near_rows(&mut rng, &queries, n, 4);
+            for k in [1, 7, 64, 100, 1030, n] {
+                check(&queries, &album, 2, k);
+            }
+        }
+    }
+
+    #[test]
+    fn two_words_duplicates_across_chunks() {
+        // Every row equal to a query: all distances 0 for it, ties
+        // everywhere, in every chunk and tile.
+        let mut rng = Rng::new(9);
+        let queries = rng.words(2 * 3);
+        let album: Vec<u64> = (0..3000)
+            .flat_map(|i| {
+                let r = if i % 3 == 0 { rng.below(3) } else { 0 };
+                [queries[2 * r], queries[2 * r + 1]]
+            })
+            .collect();
+        for k in [1, 64, 1500, 2999, 3000] {
+            check(&queries, &album, 2, k);
+        }
+    }
+
+    #[test]
+    fn two_words_large_many_chunks() {
+        // Enough rows for several tiles per chunk and chunks that run at the
+        // same time, so the shared bounds and the vector filter both act.
+        let mut rng = Rng::new(10);
+        let queries = rng.words(2 * 20);
+        let mut album = rng.words(2 * 40_000);
+        album.extend(near_rows(&mut rng, &queries, 3_000, 12));
+        album.extend(rng.words(2 * 7_777));
+        for k in [1, 64, 300] {
+            let expected = naive_topk(&queries, &album, 2, k);
+            for isa in Isa::supported() {
+                for plan in [
+                    Plan::new(20, album.len() / 2),
+                    Plan {
+                        group_size: 7,
+                        chunk_rows: 5_000,
+                    },
+                    Plan {
+                        group_size: 20,
+                        chunk_rows: 1_500,
+                    },
+                ] {
+                    let got = topk_planned(isa, plan, &queries, &album, 2, k);
+                    assert_eq!(got, expected, "isa {isa:?} plan {plan:?} k {k}");
+                }
+            }
         }
     }
 
