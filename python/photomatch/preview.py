@@ -116,11 +116,10 @@ def _read_preview(fh: io.BufferedReader, max_pixels: int, box: int) -> np.ndarra
     if window is None:
         return None
     top, bottom, left, right = window
-    picture = Image.fromarray(grey[top:bottom, left:right])
+    out = grey[top:bottom, left:right]
     orientation = exif.get(_ORIENTATION, 1)
     if orientation in _UPRIGHT:
-        picture = picture.transpose(_UPRIGHT[orientation])
-    out = np.asarray(picture)
+        out = np.asarray(Image.fromarray(out).transpose(_UPRIGHT[orientation]))
     if min(out.shape) < MIN_SHORT_SIDE or max(out.shape) < MIN_LONG_SIDE:
         return None
     return out
