@@ -45,7 +45,10 @@ class Policy:
     #: Files checked on pixels: within this many bits of the best, at most ``fine_candidates``.
     fine_window: int = 16
     fine_candidates: int = 8
-    fine_always: int = 3
+    #: ... and the nearest few whatever their distance: a flat, low-contrast photo
+    #: hashes loosely (a plain downscale of a burst frame sat 28 bits from its
+    #: original, 4th nearest, behind two siblings; corpus A calibration album).
+    fine_always: int = 4
     #: Best correlation needed for any answer but ``unmatched``.
     ncc_min: float = 0.85
     #: ... and for a crop found anywhere (not a canonical framing), which has
