@@ -1,18 +1,18 @@
 """Decode images with pyvips and turn them into packed dHash rows.
 
-Hash geometry (``HASH_VERSION`` 1; an index built with other parameters is
+Hash geometry (``HASH_VERSION``; an index built with other parameters is
 rebuilt, never mixed):
 
 * The image is decoded with ``pyvips.Image.thumbnail`` to fit a
   ``DECODE_SIZE`` box (JPEG shrink-on-load, EXIF orientation applied), alpha
-  flattened on white, converted to grey (``b-w``).
-* **Views** are taken from that one decode. Queries (thumbnails) have one view,
-  the full frame. Album photos have up to five: the full frame, the centre
-  square, the two off-centre squares along the long edge (left/right for a
-  landscape frame, top/bottom for a portrait one), and the centre 4:3 (3:4)
-  window when the frame is longer than that, so that a thumbnail that a web
-  service cropped square or 4:3 still finds its original. A square photo has
-  only the full frame.
+  flattened on white, converted to grey (``b-w``). With ``previews``, a camera
+  JPEG's embedded EXIF preview stands in for the decode (``preview``).
+* **Views** are taken from that one frame. Queries (thumbnails) have one view,
+  the full frame (a uniform border trimmed first). Album photos have up to ten
+  (``VIEW_NAMES``): the full frame, the centre square, the two off-centre
+  squares along the long edge, the centre 4:3 (3:4) window when the frame is
+  longer than that, and five ``INNER`` windows (centre and corners), so that a
+  thumbnail a web service cropped square, 4:3 or off-centre still lands near one.
 * Each view is area-averaged to a 9x9 grey grid ``g``. Word 0 holds the
   horizontal gradient signs ``g[r, c+1] > g[r, c]`` for rows 0..7, columns
   0..7; word 1 the vertical ones ``g[r+1, c] > g[r, c]`` for rows 0..7,
