@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import pyvips
 
-from photomatch import hashing, verify
+from photomatch import hashing, match_album, verify
 from photomatch.decision import Policy, _another_frame, _by_exposure, _Checked
 from photomatch.demo import sample_image
 from photomatch.results import AMBIGUOUS, MATCHED, UNMATCHED, Candidate
@@ -143,6 +145,62 @@ def test_a_withheld_frame_is_told_by_its_neighbour_though_a_farther_frame_fits_a
     # A frame on its canonical framing is there: not another frame.
     on_spot = fit_at("own", 1.0, 0.001, 0.990, canonical=True)
     assert not _another_frame([*close, on_spot], verify.CANONICAL_RESIDUAL, P)
-    # The best fit a crop (a crop of one of them): not this rule's case.
-    crop_best = [fit_at("a", 0.9, 0.02, 0.995), fit_at("b", 0.985, 0.016, 0.99)]
-    assert not _another_frame(crop_best, verify.CANONICAL_RESIDUAL, P)
+    # A farther frame fitting as a crop a little better changes nothing: frames of
+    # a burst are one size, so a crop of one fits the others at its own scale or
+    # smaller, never nearly full size.
+    crop_best = [fit_at("a", 0.955, 0.02, 0.986), fit_at("b", 0.975, 0.013, 0.984)]
+    assert _another_frame(crop_best, verify.CANONICAL_RESIDUAL, P)
+    # Every close fit a crop: a crop of one of them, not this rule's case.
+    crops = [fit_at("a", 0.9, 0.02, 0.995), fit_at("b", 0.9, 0.016, 0.99)]
+    assert not _another_frame(crops, verify.CANONICAL_RESIDUAL, P)
+
+
+def test_an_offset_common_to_the_run_is_taken_off_before_frames_are_compared():
+    # Measured 2 levels dark against every frame: the thumbnailer's own offset.
+    rivals = [rival("brighter", -0.3), rival("shown", -2.0), rival("darker", -4.1)]
+    assert names(_by_exposure(rivals, P)[1])[0] == "brighter"
+    assert names(_by_exposure(rivals, P, offset=-2.0)[1]) == ["shown", "brighter", "darker"]
+
+
+def test_the_runs_offset_is_measured_on_its_plain_matches(tmp_path):
+    """A service whose thumbnails all come out 3 grey levels bright. A crop of one
+    burst frame, beside a frame 2.5% brighter: measured raw, the brighter frame
+    seems to agree; with the offset measured on the run's plain matches, the
+    shown frame comes first."""
+    coffee = sample_image("coffee").resize(2.0)  # 1200 x 800
+    album, thumbs = tmp_path / "album", tmp_path / "thumbs"
+    album.mkdir()
+    thumbs.mkdir()
+
+    def service(image: pyvips.Image, name: str) -> None:
+        small = image.thumbnail_image(320)
+        ((small + 3).cast("uchar")).jpegsave(str(thumbs / name), Q=85)
+
+    w, h = 1100, 733
+    shown = coffee.crop(30, 30, w, h)
+    brighter = (coffee.crop(54, 32, w, h) * 1.025).cast("uchar")
+    shown.jpegsave(str(album / "IMG_0001.jpg"), Q=92)
+    brighter.jpegsave(str(album / "IMG_0002.jpg"), Q=92)
+    for i, name in enumerate(("astronaut", "chelsea", "rocket", "camera")):
+        photo = sample_image(name).resize(2.0)
+        photo.jpegsave(str(album / f"DSC_{i:04d}.jpg"), Q=92)
+        service(photo, f"plain_{name}.jpg")
+    service(shown.crop(120, 60, 935, 623), "crop.jpg")
+
+    def first_candidate(policy: Policy) -> str:
+        run, _ = match_album(
+            str(album),
+            [str(thumbs)],
+            str(tmp_path / f"out{policy.exposure_offset_samples}"),
+            index_path=str(tmp_path / "index.sqlite"),
+            policy=policy,
+            progress=False,
+        )
+        crop = next(r for r in run.results if r.query.endswith("crop.jpg"))
+        plain = [r for r in run.results if "plain_" in r.query]
+        assert all(r.status == MATCHED for r in plain)
+        assert crop.status == AMBIGUOUS
+        return os.path.basename(crop.candidates[0].path)
+
+    assert first_candidate(Policy(exposure_offset_samples=1000)) == "IMG_0002.jpg"
+    assert first_candidate(Policy(exposure_offset_samples=3)) == "IMG_0001.jpg"

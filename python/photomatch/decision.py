@@ -94,6 +94,13 @@ class Policy:
     #: at most 3.1; colour-shifted thumbnails mostly far above).
     exposure_max: float = 0.08
     exposure_shape_max: float = 4.0
+    #: Thumbnails of one run come out of one service's resizer, whose rounding
+    #: moves every thumbnail's mean alike (libvips' uchar reduce: about +0.35 grey
+    #: levels; photomatch's own candidate decode: about -0.15). That offset is
+    #: measured as the median exposure of the run's confident canonical matches
+    #: whose tone is a pure gain, once at least this many are found, and taken
+    #: off before burst frames are compared (``Checker.calibrate_exposure``).
+    exposure_offset_samples: int = 10
     #: Candidates kept per thumbnail in the results.
     max_candidates: int = 5
     #: Glob on album paths picking a variant group's primary (e.g. ``*/edited/*``).
@@ -133,6 +140,10 @@ class Checker:
         self.files = files  # album file index of every candidate's path
         self._cache: dict[str, np.ndarray | None] = {}
         self._lock = threading.Lock()
+        #: Grey levels taken off every measured exposure (see ``calibrate_exposure``).
+        self.exposure_offset = 0.0
+        self._plain_exposures: list[float] = []
+        self._by_exposure: set[str] = set()
 
     def _burst_siblings(self, path: str, group: set[str]) -> set[str]:
         """Other album files whose full frame is within ``burst_bits`` of ``path``'s."""
@@ -182,6 +193,32 @@ class Checker:
                     out.append(group)
         return out
 
+    def calibrate_exposure(self) -> bool:
+        """Set ``exposure_offset`` from the confident matches seen so far: the
+        median exposure of canonical matches whose tone is a pure gain. True when
+        it was set (enough matches), so that answers that compared burst frames
+        by exposure (``decided_by_exposure``) are worth deciding again."""
+        with self._lock:
+            samples = list(self._plain_exposures)
+        if len(samples) < self.policy.exposure_offset_samples:
+            return False
+        self.exposure_offset = float(np.median(samples))
+        return True
+
+    def decided_by_exposure(self, query: QueryImage) -> bool:
+        """The thumbnail's answer compared burst frames by exposure."""
+        with self._lock:
+            return query.path in self._by_exposure
+
+    def _check(self, q: np.ndarray, cands: list[Candidate]) -> list[_Checked]:
+        """Align the thumbnail ``q`` in each candidate that decodes."""
+        checked = []
+        for c in cands:
+            grey = self._grey(c.path)
+            if grey is not None:
+                checked.append(_Checked(c, verify.align(q, grey), grey))
+        return checked
+
     def _grey(self, path: str) -> np.ndarray | None:
         with self._lock:
             if path in self._cache:
@@ -220,16 +257,8 @@ class Checker:
             for i, c in enumerate(cands[: p.fine_candidates])
             if i < p.fine_always or c.distance <= cands[0].distance + p.fine_window
         ]
-        checked = []
-        for c in near:
-            grey = self._grey(c.path)
-            if grey is not None:
-                checked.append(_Checked(c, verify.align(q, grey), grey))
-        groups = _group_variants(checked, p.prefer)
-        groups.sort(key=lambda g: -_fit(g).ncc)
-        groups = [g for g in groups if _plausible(_fit(g), p)] + [
-            g for g in groups if not _plausible(_fit(g), p)
-        ]
+        checked = self._check(q, near)
+        groups = _ranked_groups(checked, p)
         if not groups or not _plausible(_fit(groups[0]), p):
             listed = tuple(_as_candidate(g) for g in groups)
             rest = tuple(c for c in shown if all(c.path not in _paths(g) for g in groups))
@@ -289,7 +318,9 @@ class Checker:
             # (all close groups are such crops: a canonical or nearly full-size
             # fit would rank first). Exposure may still single one frame out.
             rivals = close + self._frames(q, close, groups, cands)
-            status, ranked, why = _by_exposure(rivals, p)
+            with self._lock:
+                self._by_exposure.add(query.path)
+            status, ranked, why = _by_exposure(rivals, p, self.exposure_offset)
             shown = tuple(_as_candidate(g) for g in ranked)
             shown += tuple(_as_candidate(g) for g in groups if not any(g is r for r in rivals))
             shown += tuple(c for c in rest if c.path not in _all(rivals))
@@ -298,7 +329,20 @@ class Checker:
             return answer(status, shown[: p.max_candidates], why)
         if not single:
             return answer(AMBIGUOUS, listed[: len(close)])
+        plain = _group_exposure(close[0], p)
+        if top.canonical and _exposure_only(plain, p):
+            with self._lock:
+                self._plain_exposures.append(plain.exposure)
         return answer(MATCHED, (listed + rest)[: p.max_candidates])
+
+
+def _ranked_groups(checked: list[_Checked], p: Policy) -> list[list[_Checked]]:
+    """Variant groups of the checked candidates, plausible ones first, each part
+    by correlation."""
+    groups = sorted(_group_variants(checked, p.prefer), key=lambda g: -_fit(g).ncc)
+    return [g for g in groups if _plausible(_fit(g), p)] + [
+        g for g in groups if not _plausible(_fit(g), p)
+    ]
 
 
 def _rank(fit: verify.Alignment, p: Policy) -> tuple:
@@ -344,8 +388,11 @@ def _group_exposure(group: list[_Checked], p: Policy) -> verify.Alignment:
     return min((m.alignment for m in group), key=lambda a: _exposure_score(a, p))
 
 
-def _by_exposure(rivals: list[list[_Checked]], p: Policy) -> tuple[str, list[list[_Checked]], str]:
-    """Settle crops that fit alike (frames of a burst, or one lone frame) by exposure.
+def _by_exposure(
+    rivals: list[list[_Checked]], p: Policy, offset: float = 0.0
+) -> tuple[str, list[list[_Checked]], str]:
+    """Settle crops that fit alike (frames of a burst, or one lone frame) by exposure,
+    measured less ``offset`` grey levels (``Checker.calibrate_exposure``).
 
     A lone rival (a photo with no burst, or the last frame of one) is matched
     when it agrees with the thumbnail's exposure, or when the thumbnail's tone
@@ -356,7 +403,9 @@ def _by_exposure(rivals: list[list[_Checked]], p: Policy) -> tuple[str, list[lis
     album. Returns the status, the rivals best first (by exposure where the
     tone relation is a pure gain, else by correlation) and the note.
     """
-    fits = [_group_exposure(g, p) for g in rivals]
+    fits = [
+        replace(f, exposure=f.exposure - offset) for f in (_group_exposure(g, p) for g in rivals)
+    ]
     agree = [i for i, f in enumerate(fits) if _exposure_score(f, p) <= 1.0]
     differ = [i for i, f in enumerate(fits) if _exposure_differs(f, p)]
     gain = [i for i, f in enumerate(fits) if _exposure_only(f, p)]
@@ -391,14 +440,15 @@ def _by_exposure(rivals: list[list[_Checked]], p: Policy) -> tuple[str, list[lis
 
 def _another_frame(close: list[list[_Checked]], limit: float, p: Policy) -> bool:
     """The thumbnail shows a burst frame that is not in the album: no close
-    candidate sits on a canonical framing, and the best fit is nearly full size
-    but off the canonical spot, as the shown frame's neighbours fit it. (Frames
-    farther along the pan fit only as smaller crops, about as well: they do
-    not make it a crop of theirs.)"""
+    candidate sits on a canonical framing, and one fits nearly full size but
+    off the canonical spot, as the shown frame's neighbours fit it. Frames
+    farther along the pan fit only as smaller crops, sometimes a little better:
+    that does not make the thumbnail a crop of theirs, since frames of a burst
+    are one size and a crop of one fits the others at its own scale or
+    smaller, never nearly full size."""
     if any(_fit(g).canonical for g in close):
         return False
-    best = max(close, key=lambda g: _fit(g).ncc)
-    return _shifted(_fit(best), limit, p)
+    return any(_shifted(_fit(g), limit, p) for g in close)
 
 
 def _shifted(fit: verify.Alignment, limit: float, p: Policy) -> bool:

@@ -123,6 +123,13 @@ def match(
     checker = Checker(loader, policy, album, files)
     work = list(zip(queries, searched, strict=True))
     results = list(threaded_map(lambda w: checker.decide(*w), work, "checking", progress, jobs))
+    if checker.calibrate_exposure():
+        # Burst frames compared by exposure before the run's offset was known: again.
+        again = [i for i, (q, _) in enumerate(work) if checker.decided_by_exposure(q)]
+        redo = [work[i] for i in again]
+        redone = threaded_map(lambda w: checker.decide(*w), redo, "re-checking", progress, jobs)
+        for i, r in zip(again, redone, strict=True):
+            results[i] = r
     return one_to_one(results, policy)
 
 
