@@ -19,7 +19,10 @@
    when exactly one close group is framed canonically (a burst's true frame
    among its shifted siblings); ``ambiguous`` otherwise, or when the winner
    fits only shifted by a few percent (another frame of a burst), with the
-   close groups listed, best first.
+   close groups listed, best first. A crop that fits every frame of a burst
+   alike is settled by exposure, less the offset the run's thumbnailer adds,
+   measured on its plain matches; answers that compared frames before it was
+   known are decided again.
 5. **One to one.** Within a set two thumbnails rarely share an original: a
    group confidently matched by one thumbnail is dropped from another's rivals,
    and two matches of one group in a set are flagged.
