@@ -8,7 +8,8 @@
 2. **Check.** The close candidates are decoded again and the thumbnail is
    located inside each (``verify.align``): a normalised cross-correlation score
    and whether the framing is canonical (full frame, centred or edge-aligned
-   crop) or shifted, as a burst sibling is.
+   crop) or shifted, as a burst sibling is. When none fits, files further
+   down the ranking are checked too, and count only when one fits clearly.
 3. **Variants.** Candidates that are the same photo (an edited copy, a
    duplicate: same framing to a fraction of a pixel, high correlation) form one
    group, named by its primary (``--prefer`` glob, else the oldest file).
@@ -123,7 +124,10 @@ def match(
         return [QueryResult(q.set, q.path, UNMATCHED, None, None, ()) for q in queries]
     files: dict[str, int] = {}
     searched = _search(album, queries, policy, files)
-    checker = Checker(loader, policy, album, files)
+    rows = album.hashes.shape[0]
+    checker = Checker(
+        loader, policy, album, files, lambda row, k: _candidates(album, row, min(k, rows), files)[0]
+    )
     work = list(zip(queries, searched, strict=True))
     results = list(threaded_map(lambda w: checker.decide(*w), work, "checking", progress, jobs))
     if checker.calibrate_exposure():
