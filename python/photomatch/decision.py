@@ -232,8 +232,8 @@ class Checker:
         self, q: np.ndarray, row: np.ndarray, seen: set[str], checked: list[_Checked]
     ) -> list[_Checked]:
         """Files further down the hash ranking, checked on pixels when none of the
-        nearest fits; kept only when one of them fits clearly (``Policy.second_look``),
-        else nothing."""
+        nearest fits: the one that fits clearly, with its variants (``Policy.second_look``),
+        or nothing."""
         p = self.policy
         assert self.search is not None
         more = [
@@ -241,17 +241,21 @@ class Checker:
             for c in self.search(row, p.second_look_rows)
             if c.distance <= p.hash_max and c.path not in seen
         ][: p.second_look]
-        further = self._check(q, more)
-        groups = _ranked_groups(checked + further, p)
-        if not groups or not _paths(groups[0]) & {m.candidate.path for m in further}:
+        further = sorted(self._check(q, more), key=lambda m: -m.alignment.ncc)
+        if not further:
             return []
-        best = _fit(groups[0])
-        runner_up = _fit(groups[1]).ncc if len(groups) > 1 else -1.0
-        if best.ncc < p.second_look_ncc or best.ncc - runner_up < p.second_look_gap:
+        best, fit = further[0], further[0].alignment
+        if not _plausible(fit, p) or fit.ncc < p.second_look_ncc:
             return []
-        if best.scale < verify.MIN_SCALE - 1e-9:
+        if fit.scale < verify.MIN_SCALE - 1e-9:
             return []  # pressed against the smallest crop searched: a stranger's fit
-        return further
+        # Only candidates about as close can be its variants (an edited copy).
+        near = [m for m in further[1:] if m.alignment.ncc >= fit.ncc - p.second_look_gap]
+        variants = [m for m in near if verify.same_photo(best.grey, m.grey)]
+        others = [m.alignment.ncc for m in checked + further[1:] if m not in variants]
+        if fit.ncc - max(others, default=-1.0) < p.second_look_gap:
+            return []
+        return [best, *variants]
 
     def _check(self, q: np.ndarray, cands: list[Candidate]) -> list[_Checked]:
         """Align the thumbnail ``q`` in each candidate that decodes."""
