@@ -109,11 +109,13 @@ class Policy:
     exposure_max: float = 0.08
     exposure_shape_max: float = 4.0
     #: Thumbnails of one run come out of one service's resizer, whose rounding
-    #: moves every thumbnail's mean alike (libvips' uchar reduce: about +0.35 grey
-    #: levels; photomatch's own candidate decode: about -0.15). That offset is
-    #: measured as the median exposure of the run's confident canonical matches
-    #: whose tone is a pure gain, once at least this many are found, and taken
-    #: off before burst frames are compared (``Checker.calibrate_exposure``).
+    #: moves every thumbnail's mean alike, and photomatch's own candidate decode
+    #: adds its own (on the benchmark albums, made with libvips' 8-bit resize,
+    #: candidates read 0.14 to 0.29 grey levels darker than their thumbnails).
+    #: That offset is measured as the median exposure of the run's confident
+    #: canonical matches whose tone is a pure gain, once at least this many are
+    #: found, and taken off before burst frames are compared
+    #: (``Checker.calibrate_exposure``).
     exposure_offset_samples: int = 10
     #: Candidates kept per thumbnail in the results.
     max_candidates: int = 5
