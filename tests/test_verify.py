@@ -74,3 +74,21 @@ def test_edited_copy_is_the_same_photo_and_a_burst_frame_is_not(photo):
     assert verify.same_photo(original, edited)
     assert not verify.same_photo(grey_of(shifted(photo, 0.0)), grey_of(shifted(photo, 0.01)))
     assert not verify.same_photo(original, grey_of(sample_image("chelsea")))
+
+
+@pytest.mark.parametrize("side", [96, 90, 72])
+def test_a_small_picture_fits_itself_at_full_size(photo, side):
+    # In a picture under COMPARE_SIZE, neighbouring scales round to one template
+    # size; a copy of the same file must still read as the full frame, canonical.
+    grey = grey_of(photo.thumbnail_image(side))
+    fit = verify.align(grey, grey)
+    assert fit.scale == 1.0 and fit.canonical
+    assert verify.same_photo(grey, grey.copy())
+
+
+def test_the_gate_before_same_photo_keeps_edits_and_drops_strangers(photo):
+    original = grey_of(photo)
+    darker = grey_of((photo * 0.8).cast("uchar"))
+    stranger = grey_of(sample_image("chelsea").thumbnail_image(600, height=400, crop="centre"))
+    assert verify._frame_correlation(original, darker) > 0.99
+    assert verify._frame_correlation(original, stranger) < verify.SAME_PHOTO_GATE

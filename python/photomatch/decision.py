@@ -168,6 +168,10 @@ class Checker:
         self.exposure_offset = 0.0
         self._plain_exposures: list[float] = []
         self._by_exposure: set[str] = set()
+        #: Verdicts of ``verify.same_photo`` by pair of paths: the same few
+        #: candidates (a burst's frames, a photo and its copies) come up for
+        #: many thumbnails, and each verdict costs an alignment.
+        self._same: dict[tuple[str, str], bool] = {}
 
     def _burst_siblings(self, path: str, group: set[str]) -> set[str]:
         """Other album files whose full frame is within ``burst_bits`` of ``path``'s."""
@@ -257,11 +261,33 @@ class Checker:
             return []  # pressed against the smallest crop searched: a stranger's fit
         # Only candidates about as close can be its variants (an edited copy).
         near = [m for m in further[1:] if m.alignment.ncc >= fit.ncc - p.second_look_gap]
-        variants = [m for m in near if verify.same_photo(best.grey, m.grey)]
+        variants = [m for m in near if self._same_photo(best, m)]
         others = [m.alignment.ncc for m in checked + further[1:] if m not in variants]
         if fit.ncc - max(others, default=-1.0) < p.second_look_gap:
             return []
         return [best, *variants]
+
+    def _same_photo(self, a: _Checked, b: _Checked) -> bool:
+        key = (a.candidate.path, b.candidate.path)
+        with self._lock:
+            known = self._same.get(key)
+        if known is None:
+            known = verify.same_photo(a.grey, b.grey)
+            with self._lock:
+                if len(self._same) >= 1 << 16:
+                    self._same.clear()
+                self._same[key] = known
+        return known
+
+    def _ranked_groups(self, checked: list[_Checked]) -> list[list[_Checked]]:
+        """Variant groups of the checked candidates, plausible ones first, each part
+        by correlation."""
+        p = self.policy
+        groups = _group_variants(checked, p.prefer, self._same_photo)
+        groups.sort(key=lambda g: -_fit(g).ncc)
+        return [g for g in groups if _plausible(_fit(g), p)] + [
+            g for g in groups if not _plausible(_fit(g), p)
+        ]
 
     def _check(self, q: np.ndarray, cands: list[Candidate]) -> list[_Checked]:
         """Align the thumbnail ``q`` in each candidate that decodes."""
@@ -311,13 +337,13 @@ class Checker:
             if i < p.fine_always or c.distance <= cands[0].distance + p.fine_window
         ]
         checked = self._check(q, near)
-        groups = _ranked_groups(checked, p)
+        groups = self._ranked_groups(checked)
         upright = orientation == ORIENTATIONS[0][0]
         if (not groups or not _plausible(_fit(groups[0]), p)) and upright and self.search:
             further = self._second_look(q, query.row, {c.path for c in near}, checked)
             if further:
                 checked += further
-                groups = _ranked_groups(checked, p)
+                groups = self._ranked_groups(checked)
                 cands = cands + [m.candidate for m in further]
         if not groups or not _plausible(_fit(groups[0]), p):
             listed = tuple(_as_candidate(g) for g in groups)
@@ -394,15 +420,6 @@ class Checker:
             with self._lock:
                 self._plain_exposures.append(plain.exposure)
         return answer(MATCHED, (listed + rest)[: p.max_candidates])
-
-
-def _ranked_groups(checked: list[_Checked], p: Policy) -> list[list[_Checked]]:
-    """Variant groups of the checked candidates, plausible ones first, each part
-    by correlation."""
-    groups = sorted(_group_variants(checked, p.prefer), key=lambda g: -_fit(g).ncc)
-    return [g for g in groups if _plausible(_fit(g), p)] + [
-        g for g in groups if not _plausible(_fit(g), p)
-    ]
 
 
 def _rank(fit: verify.Alignment, p: Policy) -> tuple:
@@ -547,12 +564,14 @@ def _as_candidate(group: list[_Checked]) -> Candidate:
     )
 
 
-def _group_variants(checked: list[_Checked], prefer: str | None) -> list[list[_Checked]]:
-    """Group candidates that are the same photo; each group's primary first."""
+def _group_variants(
+    checked: list[_Checked], prefer: str | None, same: Callable[[_Checked, _Checked], bool]
+) -> list[list[_Checked]]:
+    """Group candidates that are the same photo (``same``); each group's primary first."""
     groups: list[list[_Checked]] = []
     for c in sorted(checked, key=lambda c: -c.alignment.ncc):
         for g in groups:
-            if verify.same_photo(g[0].grey, c.grey):
+            if same(g[0], c):
                 g.append(c)
                 break
         else:

