@@ -193,7 +193,7 @@ class Checker:
 
     def _frames(
         self,
-        q: np.ndarray,
+        q: verify.Thumbnail,
         close: list[list[_Checked]],
         groups: list[list[_Checked]],
         cands: list[Candidate],
@@ -239,7 +239,7 @@ class Checker:
             return query.path in self._by_exposure
 
     def _second_look(
-        self, q: np.ndarray, row: np.ndarray, seen: set[str], checked: list[_Checked]
+        self, q: verify.Thumbnail, row: np.ndarray, seen: set[str], checked: list[_Checked]
     ) -> list[_Checked]:
         """Files further down the hash ranking, checked on pixels when none of the
         nearest fits: the one that fits clearly, with its variants (``Policy.second_look``),
@@ -289,7 +289,7 @@ class Checker:
             g for g in groups if not _plausible(_fit(g), p)
         ]
 
-    def _check(self, q: np.ndarray, cands: list[Candidate]) -> list[_Checked]:
+    def _check(self, q: verify.Thumbnail, cands: list[Candidate]) -> list[_Checked]:
         """Align the thumbnail ``q`` in each candidate that decodes."""
         checked = []
         for c in cands:
@@ -328,7 +328,7 @@ class Checker:
         if not cands:
             return QueryResult(query.set, query.path, UNMATCHED, None, None, shown, note=note)
         turn = dict(ORIENTATIONS)[orientation]
-        q = turn(query.grey)
+        q = verify.Thumbnail(turn(query.grey))
         # The nearest few always (a heavy crop can rank behind a lucky stranger),
         # then any others close to the best.
         near = [

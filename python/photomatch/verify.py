@@ -111,6 +111,49 @@ def prepare_query(grey: np.ndarray, size: int = COMPARE_SIZE) -> np.ndarray:
     return area_resize(grey, max(8, int(h * r + 1e-6)), max(8, int(w * r + 1e-6)), scale=r)
 
 
+class Thumbnail:
+    """A thumbnail to be aligned in several candidates: the resized copies an
+    alignment searches with (some twenty-five of them) are made once and reused.
+
+    A resized copy depends only on its size, so it is kept by size. One
+    thumbnail is meant for one thread at a time.
+    """
+
+    def __init__(self, grey: np.ndarray) -> None:
+        self.grey = grey
+        self.shape = grey.shape
+        self._made: dict[tuple, np.ndarray] = {}
+
+    def _keep(self, key: tuple, array: np.ndarray) -> np.ndarray:
+        array.flags.writeable = False  # shared by every alignment of this thumbnail
+        self._made[key] = array
+        return array
+
+    def at(self, size: int) -> np.ndarray:
+        """``prepare_query(grey, size)``."""
+        key = ("at", size)
+        made = self._made.get(key)
+        return made if made is not None else self._keep(key, prepare_query(self.grey, size))
+
+    def half(self, size: int) -> np.ndarray:
+        """``at(size)`` at half size: the coarse search's query."""
+        key = ("half", size)
+        made = self._made.get(key)
+        if made is None:
+            q = self.at(size)
+            made = self._keep(key, area_resize(q, max(4, q.shape[0] // 2), max(4, q.shape[1] // 2)))
+        return made
+
+    def scaled(self, size: int, scale: float, half: bool = False) -> np.ndarray:
+        """``at(size)`` (or ``half(size)``) shrunk by ``scale``."""
+        base = self.half(size) if half else self.at(size)
+        h, w = base.shape
+        out = (max(4, round(h * scale)), max(4, round(w * scale)))
+        key = ("scaled", size, half, *out)
+        made = self._made.get(key)
+        return made if made is not None else self._keep(key, area_resize(base, *out))
+
+
 def fit_candidate(candidate: np.ndarray, shape: tuple[float, float]) -> np.ndarray:
     """Shrink ``candidate`` by one exact factor so that its largest window of the
     aspect of ``shape`` (height, width; may be fractional) is that size."""
@@ -177,32 +220,30 @@ def _window_sums(ii: np.ndarray, ys: slice, xs: slice, th: int, tw: int) -> np.n
     )
 
 
-def _scaled(query: np.ndarray, scale: float) -> np.ndarray:
-    h, w = query.shape
-    return area_resize(query, max(4, round(h * scale)), max(4, round(w * scale)))
-
-
 def _window_long_side(candidate: np.ndarray, aspect: float) -> float:
     """Long side of the largest window of ``aspect`` (width / height) in ``candidate``."""
     h, w = candidate.shape
     return max(h * aspect, h) if w / h >= aspect else max(w, w / aspect)
 
 
-def align(thumbnail: np.ndarray, candidate: np.ndarray) -> Alignment:
-    """Locate a (frame-trimmed) thumbnail inside a candidate; both grey, any size.
+def align(thumbnail: np.ndarray | Thumbnail, candidate: np.ndarray) -> Alignment:
+    """Locate a (frame-trimmed) thumbnail inside a candidate; both grey, any size
+    (pass a ``Thumbnail`` to align one thumbnail in several candidates).
 
     The search runs at ``COMPARE_SIZE``; the canonical check at up to
     ``CHECK_SIZE``, as finely as the thumbnail and the candidate allow.
     """
-    aspect = thumbnail.shape[1] / thumbnail.shape[0]
+    thumb = thumbnail if isinstance(thumbnail, Thumbnail) else Thumbnail(thumbnail)
+    aspect = thumb.shape[1] / thumb.shape[0]
     window = _window_long_side(candidate, aspect)
-    query = prepare_query(thumbnail, min(COMPARE_SIZE, int(window)))
+    size = min(COMPARE_SIZE, int(window))
+    query = thumb.at(size)
     if float(query.std()) < MIN_STD:
         # A blank thumbnail matches everything equally: nothing to locate.
         return Alignment(ncc=0.0, scale=1.0, x=0.0, y=0.0, canonical=False)
     cand = fit_candidate(candidate, query.shape)
     # Coarse: everything at half size.
-    q2 = area_resize(query, max(4, query.shape[0] // 2), max(4, query.shape[1] // 2))
+    q2 = thumb.half(size)
     c2 = area_resize(
         cand, max(q2.shape[0], cand.shape[0] // 2), max(q2.shape[1], cand.shape[1] // 2)
     )
@@ -210,7 +251,7 @@ def align(thumbnail: np.ndarray, candidate: np.ndarray) -> Alignment:
     best = (-2.0, 1.0, 0, 0)
     scale = 1.0
     while scale >= MIN_SCALE - 1e-9:
-        t = _scaled(q2, scale)
+        t = thumb.scaled(size, scale, half=True)
         if t.shape[0] <= c2.shape[0] and t.shape[1] <= c2.shape[1]:
             m = coarse.ncc(t)
             y, x = np.unravel_index(int(np.argmax(m)), m.shape)
@@ -224,7 +265,7 @@ def align(thumbnail: np.ndarray, candidate: np.ndarray) -> Alignment:
     for scale in np.arange(s0 - _COARSE_STEP, s0 + _COARSE_STEP + 1e-9, _FINE_STEP):
         if scale > 1.0 + 1e-9 or scale < MIN_SCALE - 0.05:
             continue
-        t = _scaled(query, float(scale))
+        t = thumb.scaled(size, float(scale))
         th, tw = t.shape
         if th > cand.shape[0] or tw > cand.shape[1]:
             continue
@@ -245,14 +286,14 @@ def align(thumbnail: np.ndarray, candidate: np.ndarray) -> Alignment:
             fx = xs.start + x + _subpixel(m[y, :], x)
             fine = (float(m[y, x]), float(scale), float(fy), float(fx))
     ncc, scale, y, x = fine if fine[0] > -2 else (best[0], best[1], 2.0 * best[2], 2.0 * best[3])
-    t = _scaled(query, scale)
+    t = thumb.scaled(size, scale)
     iy = min(max(0, round(y)), cand.shape[0] - t.shape[0])
     ix = min(max(0, round(x)), cand.shape[1] - t.shape[1])
     window_px = cand[iy : iy + t.shape[0], ix : ix + t.shape[1]]
     tone = float(np.abs(window_px - t).mean())
     exposure, brightness, tone_shape = _exposure(window_px, t)
     # The canonical check, as finely as both pictures allow.
-    fine_query = prepare_query(thumbnail, min(CHECK_SIZE, int(window)))
+    fine_query = thumb.at(min(CHECK_SIZE, int(window)))
     # At the scale found: a thumbnail trimmed alike on all sides (a frame and
     # its ringing removed) is a centred crop a little under full size.
     frame = (fine_query.shape[0] / scale, fine_query.shape[1] / scale)
