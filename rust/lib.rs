@@ -1,12 +1,15 @@
-//! photomatch's native core: Hamming top-k search over packed bit hashes.
+//! photomatch's native core: Hamming top-k search over packed bit hashes, and
+//! the area resize under the pixel check.
 //!
-//! The kernels in [`hamming`] are plain Rust (tested with `cargo test`); the
+//! The kernels in [`hamming`] and [`resize`] are plain Rust (tested with `cargo test`); the
 //! Python bindings live in `py` and are only built with the `python` feature,
 //! which maturin enables.
 
 mod hamming;
+mod resize;
 
 pub use hamming::{hamming_distances, hamming_topk, KernelError, MAX_WORDS};
+pub use resize::{area_resize, ResizeError};
 
 #[cfg(feature = "python")]
 mod py;

@@ -14,6 +14,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
 use crate::hamming::{self, KernelError};
+use crate::resize::{self, ResizeError};
 
 impl From<KernelError> for PyErr {
     fn from(err: KernelError) -> PyErr {
@@ -37,29 +38,43 @@ impl Hashes<'_> {
     }
 }
 
+impl From<ResizeError> for PyErr {
+    fn from(err: ResizeError) -> PyErr {
+        PyValueError::new_err(err.to_string())
+    }
+}
+
 fn value_error(msg: String) -> PyErr {
     PyValueError::new_err(msg)
 }
 
-fn hashes<'py>(obj: &Bound<'py, PyAny>, name: &str) -> PyResult<Hashes<'py>> {
+/// `obj` as a read-only, C-contiguous, aligned 2-D array of `T` in native byte
+/// order, with its shape; otherwise a ValueError naming `name` and what it must be
+/// (`dtype`, `axes`: e.g. "uint64", "(rows, words)").
+fn array_2d<'py, T: numpy::Element>(
+    obj: &Bound<'py, PyAny>,
+    name: &str,
+    dtype_name: &str,
+    axes: &str,
+) -> PyResult<(PyReadonlyArray2<'py, T>, usize, usize)> {
     let py = obj.py();
     let Ok(array) = obj.cast::<PyUntypedArray>() else {
         return Err(value_error(format!(
-            "{name} must be a numpy.ndarray of dtype uint64 with shape (rows, words), got {}",
+            "{name} must be a numpy.ndarray of dtype {dtype_name} with shape {axes}, got {}",
             obj.get_type().name()?
         )));
     };
     if array.ndim() != 2 {
         return Err(value_error(format!(
-            "{name} must be a 2-D array of shape (rows, words), got a {}-D array of shape {:?}",
+            "{name} must be a 2-D array of shape {axes}, got a {}-D array of shape {:?}",
             array.ndim(),
             array.shape()
         )));
     }
     let found = array.dtype();
-    if !found.is_equiv_to(&dtype::<u64>(py)) {
+    if !found.is_equiv_to(&dtype::<T>(py)) {
         return Err(value_error(format!(
-            "{name} must have dtype uint64 (native byte order), got {found}"
+            "{name} must have dtype {dtype_name} (native byte order), got {found}"
         )));
     }
     if !array.is_c_contiguous() {
@@ -69,19 +84,24 @@ fn hashes<'py>(obj: &Bound<'py, PyAny>, name: &str) -> PyResult<Hashes<'py>> {
     }
     if !array.is_aligned() {
         return Err(value_error(format!(
-            "{name} is not aligned to 8 bytes in memory; pass a copy ({name}.copy())"
+            "{name} is not aligned in memory; pass a copy ({name}.copy())"
         )));
     }
-    let (rows, words) = (array.shape()[0], array.shape()[1]);
+    let (rows, cols) = (array.shape()[0], array.shape()[1]);
+    let array = array
+        .cast::<PyArray2<T>>()?
+        .try_readonly()
+        .map_err(|e| value_error(format!("{name} cannot be read: {e}")))?;
+    Ok((array, rows, cols))
+}
+
+fn hashes<'py>(obj: &Bound<'py, PyAny>, name: &str) -> PyResult<Hashes<'py>> {
+    let (array, rows, words) = array_2d::<u64>(obj, name, "uint64", "(rows, words)")?;
     if words == 0 {
         return Err(value_error(format!(
             "{name} must have at least one uint64 word per row, got shape ({rows}, 0)"
         )));
     }
-    let array = array
-        .cast::<PyArray2<u64>>()?
-        .try_readonly()
-        .map_err(|e| value_error(format!("{name} cannot be read: {e}")))?;
     Ok(Hashes { array, rows, words })
 }
 
@@ -155,6 +175,29 @@ fn hamming_distances<'py>(
     into_2d(py, (q.rows, a.rows), distances)
 }
 
+/// Area-average a grey image to `(out_h, out_w)`, as float32.
+///
+/// grey: float64 array of shape (H, W), C-contiguous. Without `scale` the
+/// whole image maps onto the output; with it, both axes shrink by exactly
+/// `scale` from the top-left corner. Raises ValueError for any invalid input.
+/// Releases the GIL while it runs.
+#[pyfunction]
+#[pyo3(signature = (grey, out_h, out_w, scale=None))]
+fn area_resize<'py>(
+    py: Python<'py>,
+    grey: &Bound<'py, PyAny>,
+    out_h: usize,
+    out_w: usize,
+    scale: Option<f64>,
+) -> PyResult<Bound<'py, PyArray2<f32>>> {
+    let (array, h, w) = array_2d::<f64>(grey, "grey", "float64", "(height, width)")?;
+    let src = array
+        .as_slice()
+        .map_err(|e| value_error(format!("grey: {e}")))?;
+    let out = py.detach(|| resize::area_resize(src, h, w, out_h, out_w, scale))?;
+    into_2d(py, (out_h, out_w), out)
+}
+
 /// Number of threads in the rayon pool the kernels run on (set it with the
 /// RAYON_NUM_THREADS environment variable before the first call).
 #[pyfunction]
@@ -176,6 +219,7 @@ fn into_2d<'py, T: numpy::Element>(
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(hamming_topk, m)?)?;
     m.add_function(wrap_pyfunction!(hamming_distances, m)?)?;
+    m.add_function(wrap_pyfunction!(area_resize, m)?)?;
     m.add_function(wrap_pyfunction!(rayon_threads, m)?)?;
     Ok(())
 }

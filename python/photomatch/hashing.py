@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyvips
 
-from . import preview
+from . import _core, preview
 from .errors import DecodeError
 
 HASH_VERSION = 4
@@ -265,44 +265,13 @@ def area_resize(grey: np.ndarray, out_h: int, out_w: int, scale: float | None = 
     cumulative sums (the integral of a pixel grid is linear inside each pixel).
     Without ``scale`` the whole image maps onto the output (each axis stretched
     as its rounding requires); with it, both axes shrink by exactly ``scale``
-    from the top-left corner, and ``out_h`` x ``out_w`` must fit inside. Free
-    of BLAS calls, whose thread pools stall on small matrices when cores are busy.
+    from the top-left corner, and ``out_h`` x ``out_w`` must fit inside.
+
+    The Rust kernel ``_core.area_resize`` does the work, with the GIL released:
+    the pixel check calls this some forty times per candidate on images of a
+    few hundred pixels, where numpy's per-call overhead outweighed the arithmetic.
     """
-    a = np.asarray(grey, dtype=np.float64)
-    a = _area_axis(a, out_h, 0, scale)
-    return _area_axis(a, out_w, 1, scale).astype(np.float32)
-
-
-def _area_axis(a: np.ndarray, n_out: int, axis: int, scale: float | None) -> np.ndarray:
-    n_in = a.shape[axis]
-    if n_in == n_out and scale in (None, 1.0):
-        return a
-    cum = np.concatenate(
-        [np.zeros_like(a.take([0], axis=axis)), np.cumsum(a, axis=axis)], axis=axis
-    )
-    lo, frac, width = _area_edges(n_in, n_out, scale)
-    shape = [1] * a.ndim
-    shape[axis] = n_out + 1
-    # Integral up to each edge: whole pixels, plus the covered part of the next one.
-    nxt = np.minimum(lo + 1, n_in)
-    at_edges = cum.take(lo, axis=axis) + frac.reshape(shape) * (
-        cum.take(nxt, axis=axis) - cum.take(lo, axis=axis)
-    )
-    shape[axis] = n_out
-    return np.diff(at_edges, axis=axis) / width.reshape(shape)
-
-
-@functools.lru_cache(maxsize=1024)
-def _area_edges(
-    n_in: int, n_out: int, scale: float | None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    # Cached: the same few sizes recur for every image.
-    if scale is None:
-        edges = np.linspace(0.0, n_in, n_out + 1)
-    else:
-        edges = np.minimum(np.arange(n_out + 1) / scale, n_in)
-    lo = np.minimum(np.floor(edges).astype(np.intp), n_in)
-    return lo, edges - lo, np.maximum(np.diff(edges), 1e-9)
+    return _core.area_resize(np.ascontiguousarray(grey, dtype=np.float64), out_h, out_w, scale)
 
 
 def dhash_words(view: np.ndarray) -> np.ndarray:
