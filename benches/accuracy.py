@@ -37,6 +37,12 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import accuracy_album  # noqa: E402
 
+#: Rows of the table for the thumbnails only exposure can settle: crops placed
+#: anywhere (the presets below; combo crops off-centre half the time) of a burst
+#: frame fit every frame of the burst alike; a crop of a withheld frame fits the
+#: frames that remain.
+BURST_GROUPS = ("burst frame, cropped", "withheld burst frame")
+CROP_PRESETS = ("offcentre_crop", "combo")
 #: Rows of the table that split thumbnails by the preview of their right answers.
 PREVIEW_GROUPS = ("orig. preview: current", "orig. preview: stale", "orig. preview: none")
 
@@ -54,6 +60,7 @@ def score(root: str, results_dir: str) -> dict:
         truth = json.load(fh)
     # Albums from generator 1 say nothing about previews: no preview rows then.
     previews = {f["path"]: f["preview"] for f in truth["album_files"] if "preview" in f} or None
+    kinds = {f["path"]: f["kind"] for f in truth["album_files"]}
     with open(os.path.join(results_dir, "matches.json")) as fh:
         results = json.load(fh)
     album = os.path.realpath(os.path.join(root, truth["album"]))
@@ -70,6 +77,11 @@ def score(root: str, results_dir: str) -> dict:
     for t in truth["thumbnails"]:
         r = by_query.get(t["path"])
         groups = ["all", t["preset"]] + (["distractors"] if t["distractor"] else [])
+        if t["distractor"] == "withheld_burst_frame":
+            groups.append(BURST_GROUPS[1])
+        elif not t["distractor"] and t["preset"] in CROP_PRESETS:
+            if any(kinds.get(p) == "burst" for p in t["expected"]):
+                groups.append(BURST_GROUPS[0])
         if previews is not None and not t["distractor"]:
             groups.append(_preview_group(t["expected"], previews))
         status = r["status"] if r else "missing"
@@ -133,7 +145,7 @@ def format_table(table: dict) -> str:
     def pct(v: float | None) -> str:
         return "—" if v is None else f"{100 * v:.1f}%"
 
-    order = ["all"] + list(accuracy_album.PRESETS) + ["distractors"] + list(PREVIEW_GROUPS)
+    order = ["all", *accuracy_album.PRESETS, "distractors", *BURST_GROUPS, *PREVIEW_GROUPS]
     lines = [
         "| preset | thumbs | top-1 | precision (matched) | recall | ambiguous "
         "| truth in ambiguous | distractors matched |",
