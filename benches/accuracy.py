@@ -1,7 +1,8 @@
 """Accuracy benchmark: generate an album with ground truth, run photomatch, score it.
 
     python benches/accuracy.py run --sources DIR [DIR ...] --out /tmp/acc \
-        [--album-size 2000 --thumbs 300 --sets 3 --seed 1] [--no-previews]
+        [--album-size 2000 --thumbs 300 --sets 3 --seed 1] [--no-previews] \
+        [--policy second_look=0 ...]
     python benches/accuracy.py score /tmp/acc /tmp/acc/results
 
 Scores, overall and per preset: top-1 accuracy over thumbnails whose original is
@@ -18,13 +19,17 @@ that the two runs of one album can be compared. Beside the table it prints how
 many album files have a preview or a stale one, and the rows ``orig. preview:
 ...`` split the thumbnails whose original is present by the preview of their
 right answers: ``stale`` if any has a stale one, else ``current`` or ``none``
-by the original's.
+by the original's. The rows ``burst frame, cropped`` and ``withheld burst
+frame`` hold the thumbnails that only exposure can settle (``BURST_GROUPS``).
+``--policy NAME=VALUE`` runs with one ``photomatch.Policy`` field changed (an
+ablation), into ``results-NAME=VALUE/``.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import inspect
 import json
 import os
@@ -205,6 +210,30 @@ def format_index_sources(index_path: str, truth: dict) -> str | None:
     )
 
 
+def _policy_changes(photomatch, pairs: list[str]) -> dict:
+    """``--policy NAME=VALUE`` pairs as Policy keyword arguments, each value of its
+    field's type; one clear line for a name or value that does not fit."""
+    fields = {f.name: f for f in dataclasses.fields(photomatch.Policy)}
+    out = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or name not in fields:
+            raise SystemExit(f"--policy {pair}: expected NAME=VALUE, NAME one of {sorted(fields)}")
+        default = fields[name].default
+        try:
+            if isinstance(default, bool):
+                out[name] = {"true": True, "false": False}[value.lower()]
+            elif default is None or isinstance(default, str):
+                out[name] = value
+            else:
+                out[name] = type(default)(value)
+        except (KeyError, ValueError):
+            raise SystemExit(
+                f"--policy {pair}: {value!r} is not a {type(default).__name__}"
+            ) from None
+    return out
+
+
 def _match_options(photomatch, no_previews: bool) -> dict:
     """``match_album`` keyword arguments for the preview mode, checked against the
     installed photomatch (one without the fast path has no ``previews``)."""
@@ -249,6 +278,14 @@ def main() -> None:
         help="hash every album file from its pixels, not its embedded EXIF preview "
         "(match_album(previews=False)); uses its own index and results folder",
     )
+    gen.add_argument(
+        "--policy",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a photomatch.Policy field to change, e.g. second_look=0 (repeatable); the "
+        "results go to their own folder, results-NAME=VALUE",
+    )
     sc = sub.add_parser("score", help="score a results folder against truth.json")
     sc.add_argument("root")
     sc.add_argument("results")
@@ -285,7 +322,11 @@ def main() -> None:
         # The two modes never share an index: one built from previews would
         # otherwise be reused, up to date, by the run meant to decode everything.
         suffix = "-no-previews" if args.no_previews else ""
-        results = os.path.join(args.out, f"results{suffix}")
+        changes = _policy_changes(photomatch, args.policy)
+        if changes:
+            options["policy"] = photomatch.Policy(**changes)
+        tag = "".join(f"-{k}={v}" for k, v in changes.items())
+        results = os.path.join(args.out, f"results{suffix}{tag}")
         t0 = time.perf_counter()
         index_path = os.path.join(args.out, f"index{suffix}.sqlite")
         run, report = photomatch.match_album(
