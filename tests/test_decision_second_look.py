@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import pyvips
 
-from photomatch import hashing
+from photomatch import hashing, verify
 from photomatch.decision import Checker, Policy
 from photomatch.demo import sample_image
 from photomatch.matching import QueryImage
@@ -64,3 +64,23 @@ def test_a_find_must_fit_clearly(album):
     strict = Policy(second_look_ncc=0.999)
     result = checker(album, [*STRANGERS, "coffee"], strict).decide(query, [("upright", nearest)])
     assert result.status == UNMATCHED
+
+
+def test_a_pair_of_album_files_is_compared_once_per_run(album, monkeypatch):
+    # Same-photo verdicts are kept by pair of paths: the candidates of thumbnails
+    # of one burst, or of one photo's copies, come up again and again.
+    calls: list[tuple[int, int]] = []
+    real = verify.same_photo
+
+    def counted(a: np.ndarray, b: np.ndarray) -> bool:
+        calls.append((id(a), id(b)))
+        return real(a, b)
+
+    monkeypatch.setattr(verify, "same_photo", counted)
+    edited = dict(album, coffee_edited=np.clip(album["coffee"] * 1.1 + 5, 0, 255).astype(np.uint8))
+    check = checker(edited, [], Policy(second_look=0))
+    nearest = [Candidate("coffee", 10, "full"), Candidate("coffee_edited", 12, "full")]
+    for box in ((40, 30, 500, 340), (20, 10, 520, 350)):
+        result = check.decide(crop_of("coffee", box), [("upright", nearest)])
+        assert result.status == MATCHED and result.variants, result
+    assert len(calls) == 1

@@ -268,6 +268,10 @@ class Checker:
         return [best, *variants]
 
     def _same_photo(self, a: _Checked, b: _Checked) -> bool:
+        """``verify.same_photo`` of two candidates, asked once per pair of paths in
+        a run and in one order (the relation is symmetric; the alignment nearly so)."""
+        if b.candidate.path < a.candidate.path:
+            a, b = b, a
         key = (a.candidate.path, b.candidate.path)
         with self._lock:
             known = self._same.get(key)
