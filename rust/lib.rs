@@ -9,7 +9,7 @@ mod hamming;
 mod resize;
 
 pub use hamming::{hamming_distances, hamming_topk, KernelError, MAX_WORDS};
-pub use resize::{area_resize, ResizeError};
+pub use resize::{area_resize, ResizeError, MAX_VALUES};
 
 #[cfg(feature = "python")]
 mod py;

@@ -24,7 +24,13 @@ pub enum ResizeError {
     Length { len: usize, h: usize, w: usize },
     /// `scale` is not a positive finite number.
     Scale { scale: f64 },
+    /// The output, or a step of the work, would hold more than [`MAX_VALUES`] values.
+    TooLarge { out_h: usize, out_w: usize },
 }
+
+/// Most values an output (or the intermediate of one axis) may hold: far above
+/// any image the pixel check resizes, far below what would exhaust memory.
+pub const MAX_VALUES: usize = 1 << 28;
 
 impl fmt::Display for ResizeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -43,6 +49,10 @@ impl fmt::Display for ResizeError {
             ResizeError::Scale { scale } => {
                 write!(f, "scale must be a positive finite number, got {scale}")
             }
+            ResizeError::TooLarge { out_h, out_w } => write!(
+                f,
+                "cannot resize to {out_h}x{out_w}: at most {MAX_VALUES} values per image"
+            ),
         }
     }
 }
@@ -196,6 +206,10 @@ pub fn area_resize(
             return Err(ResizeError::Scale { scale: s });
         }
     }
+    let fits = |a: usize, b: usize| a.checked_mul(b).is_some_and(|n| n <= MAX_VALUES);
+    if !(fits(out_h, out_w) && fits(out_h + 1, w)) {
+        return Err(ResizeError::TooLarge { out_h, out_w });
+    }
     let unchanged = |n_in: usize, n_out: usize| n_in == n_out && scale.is_none_or(|s| s == 1.0);
     let rows = if unchanged(h, out_h) {
         src.to_vec()
@@ -279,6 +293,10 @@ mod tests {
         assert!(matches!(
             area_resize(&src, 4, 5, 2, 2, None),
             Err(ResizeError::Length { .. })
+        ));
+        assert!(matches!(
+            area_resize(&src, 4, 4, usize::MAX, 2, None),
+            Err(ResizeError::TooLarge { .. })
         ));
         let err = area_resize(&src, 4, 4, 2, 2, Some(0.0)).unwrap_err();
         assert_eq!(

@@ -64,6 +64,7 @@ def test_the_mean_is_kept(photo):
         (np.zeros((0, 4)), (2, 2), "every side must be at least 1"),
         (np.zeros((4, 4)), (2, 2, -1.0), "scale must be a positive finite number"),
         (np.zeros((4, 4)), (2, 2, float("nan")), "scale must be a positive finite number"),
+        (np.zeros((4, 4)), (1 << 20, 1 << 20), "at most 268435456 values per image"),
     ],
 )
 def test_bad_input_is_a_value_error_that_says_why(grey, args, message):
