@@ -393,7 +393,7 @@ def _verify(b: dict, add) -> None:
     if resize or resize_np:
         us = lambda v: "–" if v is None else f"{v * 1e6:.0f} µs"  # noqa: E731
         add(
-            "| `hashing.area_resize`, 128 × 96 to 115 × 86 | "
+            "| `verify.area_resize`, 128 × 96 to 115 × 86 | "
             f"{us(_med(resize))} | {us(_med(resize_np))} | "
             f"{_faster(_med(resize_np), _med(resize))} |"
         )

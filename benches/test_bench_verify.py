@@ -11,7 +11,7 @@ does for a thumbnail with 8 close candidates.
   kernel; ``numpy-resize`` is the same search with a fresh thumbnail array per
   candidate and the numpy resize photomatch ran before (``_numpy_resize``).
   Both return the same alignments (checked).
-- ``area resize``: ``hashing.area_resize`` (Rust kernel) beside the numpy
+- ``area resize``: ``verify.area_resize`` (Rust kernel) beside the numpy
   implementation, a 128 x 96 thumbnail shrunk to 0.9 of its size, the commonest
   call of the search. Same values to the last bit (checked).
 """
@@ -74,9 +74,9 @@ def test_align_one_thumbnail_in_8_candidates(benchmark, scene, impl, monkeypatch
 
 @pytest.mark.parametrize("impl", ["photomatch", "numpy"])
 def test_area_resize(benchmark, impl):
-    grey = hashing.area_resize(hashing.grey_from_image(demo.sample_image("coffee")), 96, 128)
+    grey = verify.area_resize(hashing.grey_from_image(demo.sample_image("coffee")), 96, 128)
     benchmark.group = "area resize"
     benchmark.extra_info["impl"] = impl
-    fn = hashing.area_resize if impl == "photomatch" else _numpy_resize.numpy_area_resize
+    fn = verify.area_resize if impl == "photomatch" else _numpy_resize.numpy_area_resize
     out = benchmark(fn, grey, 86, 115)
     np.testing.assert_array_equal(out, _numpy_resize.numpy_area_resize(grey, 86, 115))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from photomatch import hashing
+from photomatch import hashing, verify
 from photomatch.demo import SAMPLES, sample_image
 
 TIE = 1e-3
@@ -148,7 +148,7 @@ def _resized(grey: np.ndarray, width: int, height: int) -> np.ndarray:
     else:
         ch = max(1, round(w * height / width))
         grey = grey[(h - ch) // 2 : (h - ch) // 2 + ch, :]
-    return np.clip(np.rint(hashing.area_resize(grey, height, width)), 0, 255).astype(np.uint8)
+    return np.clip(np.rint(verify.area_resize(grey, height, width)), 0, 255).astype(np.uint8)
 
 
 @pytest.mark.parametrize("album", [True, False], ids=["album", "query"])

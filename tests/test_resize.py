@@ -1,4 +1,4 @@
-"""The area resize under the pixel check (``_core.area_resize`` via ``hashing.area_resize``)
+"""The area resize under the pixel check (``_core.area_resize`` via ``verify.area_resize``)
 against a plain numpy implementation of the same arithmetic."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from photomatch import _core, hashing
+from photomatch import _core, hashing, verify
 from photomatch.demo import sample_image
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "benches"))
@@ -35,22 +35,22 @@ def photo() -> np.ndarray:
 )
 def test_the_kernel_gives_the_numpy_result_to_the_last_bit(photo, out_h, out_w, scale):
     grey = photo[:, :500] if out_w == 700 else photo
-    got = hashing.area_resize(grey, out_h, out_w, scale)
+    got = verify.area_resize(grey, out_h, out_w, scale)
     assert got.dtype == np.float32 and got.shape == (out_h, out_w)
     np.testing.assert_array_equal(got, numpy_area_resize(grey, out_h, out_w, scale))
 
 
 def test_float_input_and_scales_of_the_alignment_search(photo):
-    query = hashing.area_resize(photo, 128, 128)
+    query = verify.area_resize(photo, 128, 128)
     for scale in np.arange(0.75, 1.0001, 0.005):
         h, w = round(128 * scale), round(128 * scale)
         np.testing.assert_array_equal(
-            hashing.area_resize(query, h, w), numpy_area_resize(query, h, w)
+            verify.area_resize(query, h, w), numpy_area_resize(query, h, w)
         )
 
 
 def test_the_mean_is_kept(photo):
-    assert hashing.area_resize(photo, 37, 53).mean() == pytest.approx(photo.mean(), abs=0.01)
+    assert verify.area_resize(photo, 37, 53).mean() == pytest.approx(photo.mean(), abs=0.01)
 
 
 @pytest.mark.parametrize(

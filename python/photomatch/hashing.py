@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyvips
 
-from . import _core, preview
+from . import preview
 from .errors import DecodeError
 
 HASH_VERSION = 4
@@ -258,22 +258,6 @@ def _reason(exc: pyvips.Error) -> str:
     return type(exc).__name__
 
 
-def area_resize(grey: np.ndarray, out_h: int, out_w: int, scale: float | None = None) -> np.ndarray:
-    """Area-average ``grey`` (H, W) to float32 ``(out_h, out_w)``.
-
-    Exact box averaging with fractional pixel edges, one axis at a time, from
-    cumulative sums (the integral of a pixel grid is linear inside each pixel).
-    Without ``scale`` the whole image maps onto the output (each axis stretched
-    as its rounding requires); with it, both axes shrink by exactly ``scale``
-    from the top-left corner, and ``out_h`` x ``out_w`` must fit inside.
-
-    The Rust kernel ``_core.area_resize`` does the work, with the GIL released:
-    the pixel check calls this some forty times per candidate on images of a
-    few hundred pixels, where numpy's per-call overhead outweighed the arithmetic.
-    """
-    return _core.area_resize(np.ascontiguousarray(grey, dtype=np.float64), out_h, out_w, scale)
-
-
 def dhash_words(view: np.ndarray) -> np.ndarray:
     """The ``WORDS`` uint64 words of one grey view (see module doc for bit order)."""
     view = np.asarray(view)
@@ -286,7 +270,7 @@ def _dhash_rows(grey: np.ndarray, boxes: list[tuple[int, int, int, int]]) -> np.
     Every box's 9x9 grid comes from one summed-area table of the frame: the
     integral of a pixel grid is bilinear inside each pixel, so interpolating
     the table at the grid's fractional corners gives exact box sums, the same
-    area averages as ``area_resize`` (to rounding), in a few numpy calls for
+    area averages as ``verify.area_resize`` (to rounding), in a few numpy calls for
     all views together rather than dozens per view (which held the GIL).
     """
     h, w = grey.shape
@@ -303,7 +287,7 @@ def _dhash_rows(grey: np.ndarray, boxes: list[tuple[int, int, int, int]]) -> np.
     bottom = sat[y1, x0] + fx * (sat[y1, x1] - sat[y1, x0])
     corners = top + fy * (bottom - top)  # (V, 10, 10) integrals from the frame's corner
     sums = np.diff(np.diff(corners, axis=1), axis=2)
-    # In steps of 1/65536 grey level (float32's at 128-255, which area_resize
+    # In steps of 1/65536 grey level (float32's at 128-255, which verify.area_resize
     # returns): interpolating the table's large sums leaves ~1e-9 of noise, which
     # must not split cells of equal content (a black sky) into a gradient.
     grid = np.rint(sums / (dy[:, :, None] * dx[:, None, :]) * 65536.0)
@@ -345,7 +329,7 @@ def _grid_corners(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Per box along one axis: the table indices below and above each of the
     ``_GRID + 1`` cell edges, the edge's fraction between them, and the cell widths."""
-    edges = np.linspace(0.0, length, _GRID + 1, axis=-1)  # (V, 10), as area_resize's
+    edges = np.linspace(0.0, length, _GRID + 1, axis=-1)  # (V, 10), as verify.area_resize's
     lo = np.floor(edges)
     below = start[:, None] + lo.astype(np.intp)
     above = np.minimum(below + 1, n)

@@ -23,7 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from .hashing import area_resize, load_grey
+from . import _core
+from .hashing import load_grey
 
 #: Long side, in pixels, of the thumbnail at the fine comparison.
 COMPARE_SIZE = 128
@@ -91,6 +92,22 @@ class Alignment:
     exposure: float = float("nan")
     brightness: float = float("nan")
     tone_shape: float = float("inf")
+
+
+def area_resize(grey: np.ndarray, out_h: int, out_w: int, scale: float | None = None) -> np.ndarray:
+    """Area-average ``grey`` (H, W) to float32 ``(out_h, out_w)``.
+
+    Exact box averaging with fractional pixel edges, one axis at a time, from
+    cumulative sums (the integral of a pixel grid is linear inside each pixel).
+    Without ``scale`` the whole image maps onto the output (each axis stretched
+    as its rounding requires); with it, both axes shrink by exactly ``scale``
+    from the top-left corner, and ``out_h`` x ``out_w`` must fit inside.
+
+    The Rust kernel ``_core.area_resize`` does the work, with the GIL released:
+    the pixel check calls this some forty times per candidate on images of a
+    few hundred pixels, where numpy's per-call overhead outweighed the arithmetic.
+    """
+    return _core.area_resize(np.ascontiguousarray(grey, dtype=np.float64), out_h, out_w, scale)
 
 
 def load_candidate(path: str) -> np.ndarray:
