@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 
 import numpy as np
 import pytest
 import pyvips
 
 from photomatch import hashing, match_album, verify
-from photomatch.decision import Policy, _another_frame, _by_exposure, _Checked
+from photomatch.decision import (
+    BURST_CROP,
+    Policy,
+    _another_frame,
+    _by_exposure,
+    _Checked,
+    _plausible,
+    one_to_one,
+)
 from photomatch.demo import sample_image
-from photomatch.results import AMBIGUOUS, MATCHED, UNMATCHED, Candidate
+from photomatch.results import AMBIGUOUS, MATCHED, UNMATCHED, Candidate, QueryResult
 
 
 @pytest.fixture(scope="module")
@@ -204,3 +213,30 @@ def test_the_runs_offset_is_measured_on_its_plain_matches(tmp_path):
 
     assert first_candidate(Policy(exposure_offset_samples=1000)) == "IMG_0002.jpg"
     assert first_candidate(Policy(exposure_offset_samples=3)) == "IMG_0001.jpg"
+
+
+def test_a_crop_fitting_below_the_smallest_scale_searched_is_no_answer():
+    # A picture of a few large bright and dark areas can fit a part of an
+    # unrelated photo that way (a brick wall over grass in a canyon at 0.90).
+    small = rival("a", 0.0, ncc=0.95)[0].alignment
+    assert _plausible(small, P)
+    assert not _plausible(replace(small, scale=verify.MIN_SCALE - 0.03), P)
+
+
+def test_the_set_does_not_settle_a_crop_of_a_burst_frame():
+    # Other thumbnails of the set took two of the three frames that fit alike;
+    # the third is still no answer: the shown frame may be missing from the
+    # album or from the candidates.
+    frames = tuple(Candidate(p, 20, "full", score=0.99) for p in ("f2", "f1", "f3"))
+
+    def answer(query: str, status: str, match: str | None, note: str = "") -> QueryResult:
+        shown = frames if match is None else (Candidate(match, 20, "full", score=0.99),)
+        return QueryResult("set", query, status, match, 20, shown, 0.99, note=note)
+
+    taken = [answer("t1", MATCHED, "f1"), answer("t3", MATCHED, "f3")]
+    crop = answer("t2", AMBIGUOUS, None, f"{BURST_CROP}: any frame fits")
+    out = one_to_one([*taken, crop], P)
+    assert out[2].status == AMBIGUOUS
+    # A near-tie of another kind is settled that way.
+    tie = answer("t2", AMBIGUOUS, None)
+    assert one_to_one([*taken, tie], P)[2].status == MATCHED

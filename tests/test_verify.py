@@ -92,3 +92,21 @@ def test_the_gate_before_same_photo_keeps_edits_and_drops_strangers(photo):
     stranger = grey_of(sample_image("chelsea").thumbnail_image(600, height=400, crop="centre"))
     assert verify._frame_correlation(original, darker) > 0.99
     assert verify._frame_correlation(original, stranger) < verify.SAME_PHOTO_GATE
+
+
+def test_a_whole_frame_thumbnail_with_rounded_sides_is_canonical_and_a_shifted_frame_is_not(
+    photo,
+):
+    # 216 x 144 from 600 x 398: the height was rounded up by most of a pixel, so
+    # the thumbnail's aspect is off the photo's; stretched onto the whole frame
+    # it still sits at the origin, while a frame 1% to the side does not.
+    frame = photo.crop(0, 0, 600, 398)
+    s = 216 / 600
+    small = frame.affine([s, 0, 0, s], oarea=[0, 0, 216, 144], extend="copy")
+    q = hashing.grey_from_image(pyvips.Image.new_from_buffer(small.jpegsave_buffer(Q=60), ""))
+    assert verify._whole_frame_aspect(q.shape, (398, 600))
+    assert not verify._whole_frame_aspect(q.shape, (380, 600))
+    own = verify.align(q, grey_of(frame))
+    assert own.canonical and own.residual < verify.CANONICAL_RESIDUAL
+    sibling = verify.align(q, grey_of(photo.crop(6, 0, 594, 398).resize(600 / 594, vscale=1.0)))
+    assert not sibling.canonical

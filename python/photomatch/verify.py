@@ -318,6 +318,19 @@ def align(thumbnail: np.ndarray | Thumbnail, candidate: np.ndarray) -> Alignment
         _Surface(fit_candidate(candidate, frame), spectrum=False), fine_query, frame
     )
     residual /= max(fine_query.shape)
+    if scale >= CANONICAL_SCALE and _whole_frame_aspect(thumb.shape, candidate.shape):
+        # A thumbnail of the whole frame has its sides rounded to whole pixels
+        # one by one, so its aspect can be off the photo's by a pixel's worth
+        # (216 x 144 from 1500 x 996), which leaves a largest window of its own
+        # aspect short of the frame by that much. Stretched onto the whole
+        # frame instead, it sits at the origin.
+        whole = area_resize(candidate, *fine_query.shape)
+        _, stretched = _canonical_fit(
+            _Surface(whole, spectrum=False),
+            fine_query,
+            (float(whole.shape[0]), float(whole.shape[1])),
+        )
+        residual = min(residual, stretched / max(fine_query.shape))
     # The full-size window fits best, at a canonical spot, to a fraction of a pixel.
     canonical = scale >= CANONICAL_SCALE and residual <= CANONICAL_RESIDUAL
     return Alignment(
@@ -332,6 +345,14 @@ def align(thumbnail: np.ndarray | Thumbnail, candidate: np.ndarray) -> Alignment
         brightness=brightness,
         tone_shape=tone_shape,
     )
+
+
+def _whole_frame_aspect(thumb: tuple[int, ...], candidate: tuple[int, ...]) -> bool:
+    """A thumbnail of this shape could be the whole candidate shrunk, each side
+    rounded to whole pixels (within a pixel and a half, which leaves room for
+    the candidate decode's own rounding)."""
+    (th, tw), (ch, cw) = thumb[:2], candidate[:2]
+    return abs(tw - th * cw / ch) <= 1.5 or abs(th - tw * ch / cw) <= 1.5
 
 
 def _exposure(window: np.ndarray, thumb: np.ndarray) -> tuple[float, float, float]:
