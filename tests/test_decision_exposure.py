@@ -240,3 +240,10 @@ def test_the_set_does_not_settle_a_crop_of_a_burst_frame():
     # A near-tie of another kind is settled that way.
     tie = answer("t2", AMBIGUOUS, None)
     assert one_to_one([*taken, tie], P)[2].status == MATCHED
+
+
+def test_a_crop_whose_detail_does_not_correlate_is_no_answer():
+    fit = rival("a", 0.0, ncc=0.95)[0].alignment
+    assert _plausible(replace(fit, detail=0.7), P)
+    assert not _plausible(replace(fit, detail=0.05), P)
+    assert _plausible(replace(fit, detail=float("nan")), P)  # not measured

@@ -110,3 +110,15 @@ def test_a_whole_frame_thumbnail_with_rounded_sides_is_canonical_and_a_shifted_f
     assert own.canonical and own.residual < verify.CANONICAL_RESIDUAL
     sibling = verify.align(q, grey_of(photo.crop(6, 0, 594, 398).resize(600 / 594, vscale=1.0)))
     assert not sibling.canonical
+
+
+def test_fine_detail_correlates_for_a_crop_and_not_for_a_picture_of_two_areas(photo):
+    crop = verify.align(thumb(photo.crop(40, 30, 500, 333), 220), grey_of(photo))
+    assert crop.detail > 0.6
+    # Bright above, dark below, with texture of its own: whatever window of
+    # the photo it fits best, only the two areas agree, not the detail.
+    rng = np.random.default_rng(7)
+    two = np.where(np.arange(160)[:, None] < 70, 200.0, 60.0) + rng.normal(0, 12, (160, 240))
+    two = np.clip(two, 0, 255).astype(np.uint8)
+    stranger = verify.align(two, grey_of(photo))
+    assert abs(stranger.detail) < 0.2

@@ -80,6 +80,12 @@ class Alignment:
     window's percentiles against the thumbnail's, scaled by one common factor.
     Another exposure of the same scene leaves it small (noise, JPEG); a
     colour, gamma or contrast edit leaves it large.
+
+    ``detail`` is the correlation of the fine detail alone (each picture less
+    its 5 x 5 local mean) between the thumbnail and that window. A picture of a
+    few large bright and dark areas (a sky over a sea) can fit part of an
+    unrelated photo with a high ``ncc``, carried by those areas, while its
+    detail does not correlate at all.
     """
 
     ncc: float
@@ -92,6 +98,7 @@ class Alignment:
     exposure: float = float("nan")
     brightness: float = float("nan")
     tone_shape: float = float("inf")
+    detail: float = float("nan")
 
 
 def area_resize(grey: np.ndarray, out_h: int, out_w: int, scale: float | None = None) -> np.ndarray:
@@ -309,6 +316,7 @@ def align(thumbnail: np.ndarray | Thumbnail, candidate: np.ndarray) -> Alignment
     window_px = cand[iy : iy + t.shape[0], ix : ix + t.shape[1]]
     tone = float(np.abs(window_px - t).mean())
     exposure, brightness, tone_shape = _exposure(window_px, t)
+    detail = _correlation(_fine_detail(window_px), _fine_detail(t))
     # The canonical check, as finely as both pictures allow.
     fine_query = thumb.at(min(CHECK_SIZE, int(window)))
     # At the scale found: a thumbnail trimmed alike on all sides (a frame and
@@ -344,7 +352,24 @@ def align(thumbnail: np.ndarray | Thumbnail, candidate: np.ndarray) -> Alignment
         exposure=exposure,
         brightness=brightness,
         tone_shape=tone_shape,
+        detail=detail,
     )
+
+
+def _fine_detail(image: np.ndarray, radius: int = 2) -> np.ndarray:
+    """``image`` less its local mean over a (2 radius + 1)-pixel square."""
+    k = 2 * radius + 1
+    padded = np.pad(image.astype(np.float64), radius, mode="edge")
+    ii = np.pad(padded.cumsum(0).cumsum(1), ((1, 0), (1, 0)))
+    local = (ii[k:, k:] - ii[:-k, k:] - ii[k:, :-k] + ii[:-k, :-k]) / (k * k)
+    return image - local
+
+
+def _correlation(a: np.ndarray, b: np.ndarray) -> float:
+    """Zero-mean normalised correlation of two arrays of one shape (0 when flat)."""
+    x, y = a - a.mean(), b - b.mean()
+    norm = float(np.sqrt((x * x).sum() * (y * y).sum()))
+    return float((x * y).sum() / norm) if norm > 1e-9 else 0.0
 
 
 def _whole_frame_aspect(thumb: tuple[int, ...], candidate: tuple[int, ...]) -> bool:
