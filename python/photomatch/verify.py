@@ -361,8 +361,8 @@ def _fine_detail(image: np.ndarray, radius: int = 2) -> np.ndarray:
     k = 2 * radius + 1
     padded = np.pad(image.astype(np.float64), radius, mode="edge")
     ii = np.pad(padded.cumsum(0).cumsum(1), ((1, 0), (1, 0)))
-    local = (ii[k:, k:] - ii[:-k, k:] - ii[k:, :-k] + ii[:-k, :-k]) / (k * k)
-    return image - local
+    h, w = image.shape
+    return image - _window_sums(ii, slice(0, h), slice(0, w), k, k) / (k * k)
 
 
 def _correlation(a: np.ndarray, b: np.ndarray) -> float:
@@ -475,8 +475,7 @@ def _frame_correlation(a: np.ndarray, b: np.ndarray) -> float:
     h, w = a.shape
     r = min(1.0, _GATE_SIZE / max(h, w))
     out_h, out_w = max(4, round(h * r)), max(4, round(w * r))
-    x = area_resize(a, out_h, out_w).ravel().astype(np.float64)
-    y = area_resize(b, out_h, out_w).ravel().astype(np.float64)
-    x -= x.mean()
-    y -= y.mean()
-    return float(x @ y / max(float(np.sqrt((x @ x) * (y @ y))), 1e-9))
+    return _correlation(
+        area_resize(a, out_h, out_w).astype(np.float64),
+        area_resize(b, out_h, out_w).astype(np.float64),
+    )
