@@ -6,8 +6,8 @@ import hashlib
 import os
 
 
-def fingerprint(root: str) -> dict[str, tuple[int, int, str]]:
-    """Every path under ``root`` with its size, mtime_ns and content hash."""
+def fingerprint(root: str) -> dict[str, tuple[int, int, int, str]]:
+    """Every path under ``root`` with its size, mtime_ns, mode and content hash."""
     out = {}
     for folder, dirs, files in os.walk(root):
         for name in dirs + files:
@@ -17,5 +17,5 @@ def fingerprint(root: str) -> dict[str, tuple[int, int, str]]:
             if os.path.isfile(path) and not os.path.islink(path):
                 with open(path, "rb") as fh:
                     digest = hashlib.sha256(fh.read()).hexdigest()
-            out[os.path.relpath(path, root)] = (st.st_size, st.st_mtime_ns, digest)
+            out[os.path.relpath(path, root)] = (st.st_size, st.st_mtime_ns, st.st_mode, digest)
     return out
