@@ -214,7 +214,16 @@ def review_cmd(
     type=click.Path(file_okay=False),
     help="Destination folder; each set goes to DEST/<set>/.",
 )
-@click.option("--mode", type=click.Choice(export_mod.MODES), default="copy", show_default=True)
+@click.option(
+    "--mode",
+    type=click.Choice(export_mod.MODES),
+    default="copy",
+    show_default=True,
+    help="copy: independent copies. hardlink: each exported file is the album original "
+    "itself (same file, no extra space), so editing it edits the original in the album. "
+    "symlink: links that point into the album; editing through one edits the original "
+    "too, and they break if the album moves.",
+)
 @click.option("--dry-run", is_flag=True, help="Show what would be exported; write nothing.")
 @click.option(
     "--variants",
@@ -240,6 +249,8 @@ def export_cmd(
 
     The chosen original is the one picked in DIR/decisions.json (photomatch review),
     else photomatch's match; "none of these", ambiguous and unmatched export nothing.
+    A rerun keeps what is already there and removes the temporary files of an
+    export that was killed; a second export into the same DEST waits for the first.
     """
     run = _read_results(results_dir)
     decisions = _load_decisions(results_dir, run, strict=True)

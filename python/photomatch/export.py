@@ -16,11 +16,19 @@ link that fails if the name was taken meanwhile, so no half-written file ever
 carries a final name. Any failure (disk full, permission, a vanished original)
 removes the temporary file and stops the export with one message; what was
 already exported stays and a rerun completes the rest.
+
+An export holds a lock on DEST (``flock`` on ``DEST/.photomatch-export.lock``,
+released by the kernel even when its holder is killed); a second export into
+the same DEST waits for it. Holding it, export removes the temporary files a
+killed export left (``safeio.remove_leftovers``: only photomatch's own
+``.photomatch-*.part`` names) from DEST and each folder it writes to. The lock
+file is removed when the export ends. ``manifest.csv`` is written with
+``safeio``: whole or not at all, the mode the umask allows, and text cells a
+spreadsheet would run as a formula (a set named ``=...``) prefixed with ``'``.
 """
 
 from __future__ import annotations
 
-import csv
 import errno
 import hashlib
 import os
@@ -32,14 +40,21 @@ from dataclasses import dataclass
 
 from tqdm import tqdm
 
+from . import safeio
 from .errors import ExportError, UsageError
 from .index import is_inside
 from .results import MATCHED, Decision, MatchRun
+
+try:
+    import fcntl
+except ImportError:  # Windows: no flock; exports are not kept apart, nothing is swept
+    fcntl = None  # type: ignore[assignment]
 
 MODES = ("copy", "hardlink", "symlink")
 MANIFEST_NAME = "manifest.csv"
 MANIFEST_COLUMNS = ("set", "source", "destination", "bytes", "sha256", "status")
 VARIANTS_DIR = "variants"
+LOCK_NAME = ".photomatch-export.lock"
 _CHUNK = 1 << 20
 
 
@@ -137,6 +152,40 @@ def export_originals(
     for set_name in {s for s, _, _ in jobs}:
         if set_name in ("", ".", "..") or "/" in set_name or os.sep in set_name or "\0" in set_name:
             raise UsageError(f"set name {set_name!r} cannot be a folder name")
+    if dry_run:
+        return _export_all(run, dest, jobs, mode, True, progress, verify)
+    try:
+        os.makedirs(dest, exist_ok=True)
+    except OSError as exc:
+        raise ExportError(f"cannot create {dest}: {exc.strerror or exc}") from None
+    lock = _DestLock(dest)
+    try:
+        if lock.held:
+            # No other export runs here now: a temporary file is a killed run's leftover.
+            for folder in dict.fromkeys([dest, *(os.path.join(dest, f) for _, _, f in jobs)]):
+                _sweep(folder, run.album)
+        items = _export_all(run, dest, jobs, mode, False, progress, verify)
+        try:
+            _write_manifest(os.path.join(dest, MANIFEST_NAME), items)
+        except OSError as exc:
+            raise ExportError(
+                f"cannot write {os.path.join(dest, MANIFEST_NAME)}: {exc.strerror or exc} "
+                f"(the {len(items)} files are exported; rerun export to write it)"
+            ) from None
+        return items
+    finally:
+        lock.release()
+
+
+def _export_all(
+    run: MatchRun,
+    dest: str,
+    jobs: list[tuple[str, str, str]],
+    mode: str,
+    dry_run: bool,
+    progress: bool,
+    verify: bool,
+) -> list[ExportItem]:
     items: list[ExportItem] = []
     for set_name, source, folder in tqdm(
         jobs,
@@ -155,15 +204,84 @@ def export_originals(
                 "is left; fix the cause and rerun export to finish)"
             ) from None
         items.append(item)
-    if not dry_run:
-        try:
-            _write_manifest(os.path.join(dest, MANIFEST_NAME), items)
-        except OSError as exc:
-            raise ExportError(
-                f"cannot write {os.path.join(dest, MANIFEST_NAME)}: {exc.strerror or exc} "
-                f"(the {len(items)} files are exported; rerun export to write it)"
-            ) from None
     return items
+
+
+def _sweep(folder: str, album: str) -> None:
+    """Remove photomatch's temporary files from ``folder``, never from inside the album."""
+    if not os.path.isdir(folder):
+        return
+    _check_outside(folder, album)
+    safeio.remove_leftovers(folder)
+
+
+class _DestLock:
+    """An exclusive ``flock`` on ``DEST/.photomatch-export.lock`` until ``release()``.
+
+    Waits for another export's lock, saying so once on stderr. The kernel releases
+    it when its holder dies, even by ``kill -9``. ``release`` removes the file while
+    still holding it; so a waiter that then gets the lock on the removed file sees
+    that the name no longer leads to it, and locks the name afresh.
+    """
+
+    def __init__(self, dest: str) -> None:
+        self.dest = dest
+        self.path = os.path.join(dest, LOCK_NAME)
+        self._fd: int | None = None
+        if fcntl is None:
+            return
+        said = False
+        try:
+            while True:
+                fd = os.open(
+                    self.path,
+                    os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | os.O_CLOEXEC,
+                    0o666,
+                )
+                self._fd = fd
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    if not said:
+                        said = True
+                        print(
+                            f"photomatch: waiting for another photomatch export into {dest}...",
+                            file=sys.stderr,
+                            flush=True,
+                        )
+                    fcntl.flock(fd, fcntl.LOCK_EX)
+                mine = os.fstat(fd)
+                try:
+                    now = os.stat(self.path, follow_symlinks=False)
+                except FileNotFoundError:
+                    now = None
+                if now is not None and (now.st_dev, now.st_ino) == (mine.st_dev, mine.st_ino):
+                    return
+                self._fd = None
+                os.close(fd)  # the holder removed that file on release: lock the name again
+        except OSError as exc:
+            self.release(remove=False)
+            raise ExportError(f"cannot lock {self.path}: {exc.strerror or exc}") from None
+        except BaseException:
+            self.release(remove=False)
+            raise
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def release(self, remove: bool = True) -> None:
+        fd, self._fd = self._fd, None
+        if fd is None:
+            return
+        try:
+            if remove:
+                try:
+                    os.remove(self.path)
+                except OSError:
+                    pass
+        finally:
+            os.close(fd)  # closing releases the lock
 
 
 def _export_one(
@@ -308,7 +426,9 @@ def _publish(source: str, target: str, mode: str, size: int, verify: bool) -> st
             return ""
     except FileExistsError:
         return None
-    fd, tmp = tempfile.mkstemp(prefix=".photomatch-", suffix=".part", dir=os.path.dirname(target))
+    fd, tmp = tempfile.mkstemp(
+        prefix=safeio.TEMP_PREFIX, suffix=safeio.TEMP_SUFFIX, dir=os.path.dirname(target)
+    )
     try:
         try:
             digest = _copy_hashing(source, fd, size)
@@ -336,18 +456,7 @@ def _publish(source: str, target: str, mode: str, size: int, verify: bool) -> st
 
 
 def _write_manifest(path: str, items: Iterable[ExportItem]) -> None:
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    # A fresh temporary name (O_EXCL): never a file, or a symlink, that was already there.
-    folder = os.path.dirname(path) or "."
-    fd, tmp = tempfile.mkstemp(prefix=".manifest-", suffix=".part", dir=folder)
-    try:
-        with open(fd, "w", newline="", encoding="utf-8", errors="surrogateescape") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(MANIFEST_COLUMNS)
-            for it in items:
-                writer.writerow([it.set, it.source, it.destination, it.bytes, it.sha256, it.status])
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    finally:
-        if os.path.lexists(tmp):
-            os.remove(tmp)
+    """Replace ``path`` in one step (never through a symlink), mode as the umask allows,
+    every text cell safe to open in a spreadsheet (see ``safeio``)."""
+    rows = [(it.set, it.source, it.destination, it.bytes, it.sha256, it.status) for it in items]
+    safeio.write_atomic(path, safeio.csv_text(MANIFEST_COLUMNS, rows))
