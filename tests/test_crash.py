@@ -110,22 +110,20 @@ def test_damage_found_during_an_update_is_one_clear_error_and_rebuild_recovers(a
     assert integrity(index) == "ok" and table(index) == want
 
 
-@pytest.mark.parametrize("damage", ["garbage", "truncated", "other-app"])
+@pytest.mark.parametrize("damage", ["garbage", "truncated"])
 def test_a_damaged_index_file_is_refused_then_rebuilt(album, tmp_path, damage):
     album, want = album
     index = str(tmp_path / "i.sqlite")
-    if damage == "garbage":
-        with open(index, "wb") as fh:
-            fh.write(b"SQLite format 3\0" + os.urandom(8000))
-    elif damage == "truncated":
-        assert run_photomatch("index", album, "--index", index, "-q").returncode == 0
-        with sqlite3.connect(index) as db:
-            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    assert run_photomatch("index", album, "--index", index, "-q").returncode == 0
+    with sqlite3.connect(index) as db:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    if damage == "garbage":  # photomatch's header, random bytes after it
+        with open(index, "r+b") as fh:
+            fh.seek(100)
+            fh.write(os.urandom(8000))
+            fh.truncate()
+    else:
         os.truncate(index, os.path.getsize(index) // 2)
-    else:  # some other program's database at that path
-        with sqlite3.connect(index) as db:
-            db.execute("CREATE TABLE meta (k INTEGER, note TEXT)")
-            db.execute("INSERT INTO meta VALUES (1, 'not photomatch')")
     proc = run_photomatch("index", album, "--index", index, "-q")
     assert proc.returncode == 1
     assert len(proc.stderr.strip().splitlines()) == 1 and "--rebuild" in proc.stderr
@@ -133,6 +131,30 @@ def test_a_damaged_index_file_is_refused_then_rebuilt(album, tmp_path, damage):
     proc = run_photomatch("index", album, "--index", index, "-q", "--rebuild")
     assert proc.returncode == 0, proc.stderr
     assert table(index) == want
+
+
+@pytest.mark.parametrize("other", ["sqlite-garbage", "other-app"])
+def test_a_file_of_another_program_is_refused_and_never_rebuilt(album, tmp_path, other):
+    album, _ = album
+    folder = tmp_path / "other"
+    folder.mkdir()
+    index = str(folder / "i.sqlite")
+    if other == "sqlite-garbage":
+        with open(index, "wb") as fh:
+            fh.write(b"SQLite format 3\0" + os.urandom(8000))
+    else:  # some other program's database at that path
+        with sqlite3.connect(index) as db:
+            db.execute("CREATE TABLE meta (k INTEGER, note TEXT)")
+            db.execute("INSERT INTO meta VALUES (1, 'not photomatch')")
+        db.close()
+    before = fingerprint(str(folder))
+    for flags in ((), ("--rebuild",)):
+        proc = run_photomatch("index", album, "--index", index, "-q", *flags)
+        assert proc.returncode == 1
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and "not a photomatch index" in lines[0], proc.stderr
+        assert "--rebuild" not in proc.stderr
+        assert fingerprint(str(folder)) == before
 
 
 def test_ctrl_c_mid_index_keeps_committed_batches(album, tmp_path):

@@ -72,11 +72,23 @@ def test_other_hash_version_is_rebuilt_not_mixed(sample, tmp_path):
 
 def test_damaged_index_gives_clear_error_and_rebuild_recovers(sample, tmp_path):
     idx = tmp_path / "i.sqlite"
-    idx.write_bytes(b"this is not a database" * 100)
+    index_album(sample.album, str(idx), progress=False)
+    data = idx.read_bytes()
+    idx.write_bytes(data[:100] + b"this is not a database" * 100)  # photomatch's header kept
     with pytest.raises(AlbumIndexError, match="damaged.*--rebuild"):
         index_album(sample.album, str(idx), progress=False)
     report = index_album(sample.album, str(idx), rebuild=True, progress=False)
     assert report.decoded == 11
+
+
+def test_a_file_that_is_not_an_index_is_refused_even_with_rebuild(sample, tmp_path):
+    idx = tmp_path / "i.sqlite"
+    idx.write_bytes(b"this is not a database" * 100)
+    for rebuild in (False, True):
+        with pytest.raises(AlbumIndexError, match="not a photomatch index") as caught:
+            index_album(sample.album, str(idx), rebuild=rebuild, progress=False)
+        assert "--rebuild" not in str(caught.value)
+    assert idx.read_bytes() == b"this is not a database" * 100
 
 
 def test_index_is_never_inside_the_album(sample):

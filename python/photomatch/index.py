@@ -10,13 +10,22 @@ Rows are committed in batches, so an interrupted build keeps what it finished.
 
 The index lives in the user's cache folder by default, never inside the album:
 photomatch does not write to the album, ever.
+
+An index carries photomatch's mark (SQLite ``application_id`` = ``APPLICATION_ID``,
+``user_version`` = ``FORMAT_VERSION``). photomatch opens, rebuilds or deletes only a
+file with that mark, an index of an earlier photomatch (no mark yet; recognised by its
+tables and ``meta`` keys, read without writing), a new path or an empty file. Anything
+else (another program's database, a document, random bytes) is refused before anything
+is written beside it or to it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import pathlib
 import sqlite3
+import stat
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -37,6 +46,11 @@ from .errors import AlbumIndexError, DecodeError, UsageError
 from .progress import bar
 
 FORMAT_VERSION = 4
+#: SQLite ``PRAGMA application_id`` of every photomatch index: the bytes "PhMa".
+APPLICATION_ID = int.from_bytes(b"PhMa", "big")
+_SQLITE_MAGIC = b"SQLite format 3\0"
+#: The ``meta`` keys an index of an earlier photomatch (before the mark) always holds.
+_LEGACY_META_KEYS = frozenset({"format_version", "hash_version", "words", "album"})
 BATCH_SIZE = 128
 #: Folders never descended into: hidden folders and NAS thumbnail caches hold
 #: thumbnails of the album's own photos, which would shadow the originals.
@@ -231,9 +245,14 @@ class AlbumIndex:
         self.root = os.path.abspath(album)
         self.path = os.path.abspath(index_path or default_index_path(self.root))
         if is_inside(self.path, self.root):
-            raise UsageError(f"the index must not be inside the album: {self.path}")
+            raise UsageError(
+                f"the index must not be inside the album: {self.path}; "
+                "give --index PATH outside the album"
+            )
         self.rebuilt = False
         self._db: sqlite3.Connection | None = None
+        # Refuse a file that is not photomatch's before even the lock file is made beside it.
+        _identify(self.path)
         try:
             os.makedirs(os.path.dirname(self.path), exist_ok=True)
         except OSError as exc:
@@ -249,15 +268,24 @@ class AlbumIndex:
             raise
 
     def _open(self, rebuild: bool) -> None:
+        # Again under the lock: another photomatch run may have made the file meanwhile.
+        kind = _identify(self.path)
         if rebuild and os.path.exists(self.path):
             for suffix in ("", "-wal", "-shm"):
                 if os.path.exists(self.path + suffix):
                     os.remove(self.path + suffix)
             self.rebuilt = True
+            kind = "new"
         try:
             self._db = sqlite3.connect(self.path, timeout=60)
+            if kind != "own":
+                # Marked first, before WAL: a new file holds the mark from its first write.
+                self._db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+                self._db.execute(f"PRAGMA user_version = {FORMAT_VERSION}")
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
+            if kind == "legacy":  # put the mark in the file itself, not only in the WAL
+                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             self._db.executescript(_SCHEMA)
             self._check_versions()
         except sqlite3.DatabaseError as exc:
@@ -289,13 +317,15 @@ class AlbumIndex:
             "words": str(hashing.WORDS),
         }
         have = dict(self.db.execute("SELECT key, value FROM meta"))
-        if any(have.get(k) != v for k, v in wanted.items()):
+        user_version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        if user_version != FORMAT_VERSION or any(have.get(k) != v for k, v in wanted.items()):
             # Hashes of another version are not comparable: start over, never mix.
             with self.db:
                 if have:
                     self.rebuilt = True
                 self.db.execute("DELETE FROM files")
                 self.db.execute("DELETE FROM meta")
+                self.db.execute(f"PRAGMA user_version = {FORMAT_VERSION}")
                 self.db.executemany("INSERT INTO meta VALUES (?, ?)", sorted(wanted.items()))
                 self.db.execute("INSERT INTO meta VALUES ('album', ?)", (self.root,))
 
@@ -479,6 +509,87 @@ def _bad_rows(names: list[bytes], views: list[bytes], blobs: list[bytes]) -> sql
         ):
             return sqlite3.DatabaseError(f"bad hash rows for {os.fsdecode(name)!r}")
     return sqlite3.DatabaseError("bad hash rows")
+
+
+def _identify(path: str) -> str:
+    """What is at ``path``, found without writing anything: ``new`` (nothing there, or an
+    empty file), ``own`` (a file with photomatch's mark) or ``legacy`` (an index of an
+    earlier photomatch, without the mark). Anything else raises AlbumIndexError.
+    """
+    try:
+        st = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return "new"
+    except OSError as exc:
+        raise AlbumIndexError(f"cannot read the index file {path}: {exc.strerror or exc}") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise _not_an_index(path, "a folder")
+    if not stat.S_ISREG(st.st_mode):
+        raise _not_an_index(path, "not a regular file")
+    if st.st_size == 0:
+        return "new"
+    flags = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(path, flags)
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):  # swapped since the stat
+                raise _not_an_index(path, "not a regular file")
+            header = b""
+            while len(header) < 100:
+                chunk = os.read(fd, 100 - len(header))
+                if not chunk:
+                    break
+                header += chunk
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        if isinstance(exc, AlbumIndexError):
+            raise
+        raise AlbumIndexError(f"cannot read the index file {path}: {exc.strerror or exc}") from None
+    if not header.startswith(_SQLITE_MAGIC):
+        raise _not_an_index(path, "not a SQLite database")
+    if len(header) < 100:
+        raise _not_an_index(path, "a SQLite header cut short")
+    app_id = int.from_bytes(header[68:72], "big")
+    if app_id == APPLICATION_ID:
+        return "own"
+    if app_id == 0 and _is_legacy_index(path):
+        return "legacy"
+    raise _not_an_index(path, "a SQLite database of another program")
+
+
+def _is_legacy_index(path: str) -> bool:
+    """True for an index written by photomatch before the mark: exactly the tables
+    ``meta`` and ``files``, and photomatch's keys in ``meta``. Read as an immutable,
+    read-only file: no lock, no ``-wal`` or ``-shm`` beside it, nothing written.
+    """
+    uri = pathlib.Path(os.path.abspath(path)).as_uri() + "?mode=ro&immutable=1"
+    try:
+        db = sqlite3.connect(uri, uri=True)
+    except sqlite3.Error:
+        return False
+    try:
+        tables = {
+            name
+            for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            if not name.startswith("sqlite_")
+        }
+        if tables != {"meta", "files"}:
+            return False
+        db.execute("SELECT path, size, mtime_ns, status, view_ids, hashes FROM files LIMIT 0")
+        keys = {key for (key,) in db.execute("SELECT key FROM meta")}
+        return _LEGACY_META_KEYS <= keys
+    except sqlite3.Error:
+        return False
+    finally:
+        db.close()
+
+
+def _not_an_index(path: str, what: str) -> AlbumIndexError:
+    return AlbumIndexError(
+        f"{path} is not a photomatch index ({what}); photomatch leaves it as it is: "
+        "give --index a new file name"
+    )
 
 
 def _index_error(path: str, exc: sqlite3.DatabaseError) -> AlbumIndexError:
