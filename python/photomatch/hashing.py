@@ -68,6 +68,40 @@ _GRID = 9
 #: (a decompression bomb) that would take minutes or gigabytes to decode.
 #: 200 MP is above any camera's frame; a bigger file is skipped, with the reason.
 MAX_PIXELS = 200_000_000
+#: Largest image decoded, in bytes of decoded samples (width x height x bands x
+#: bytes per sample, read from the header alongside the pixel count): a small file
+#: can also declare a few pixels of many bands, or of wide samples (a 12.8 MB TIFF
+#: of 14000 x 14000 px x 64 bands holds 12.5 GB of samples and took minutes and
+#: gigabytes to decode). 4 bytes per pixel at the pixel limit: every photo under
+#: ``MAX_PIXELS`` in 8-bit RGB, RGBA or CMYK fits, and so does a 16-bit RGB scan
+#: up to 133 MP (16-bit RGBA up to 100 MP).
+MAX_BYTES = 4 * MAX_PIXELS
+#: Bytes per sample of each libvips band format.
+_SAMPLE_BYTES = {
+    "uchar": 1,
+    "char": 1,
+    "ushort": 2,
+    "short": 2,
+    "uint": 4,
+    "int": 4,
+    "float": 4,
+    "complex": 8,
+    "double": 8,
+    "dpcomplex": 16,
+}
+#: The libvips loaders photomatch lets decode a file (nicknames, without the
+#: ``_source`` suffix): the raster photo formats of ``IMAGE_EXTENSIONS``. libvips
+#: picks its loader from the content, not the name, and would otherwise read an
+#: SVG (rendered, with the local files it references), a CSV or matrix text file,
+#: a vips-format file (or PDF, FITS, OpenSlide, ImageMagick... where a libvips has
+#: them) named ``.jpg``. ``uhdrload`` is libvips' loader for JPEGs carrying an
+#: UltraHDR gain map, as phones write them. JPEG XL and JPEG 2000 are left out
+#: with their extensions: the libvips of ``pyvips-binary`` has neither loader.
+ALLOWED_LOADERS = frozenset(
+    {"jpegload", "uhdrload", "pngload", "webpload", "tiffload", "heifload", "gifload"}
+)
+#: The reason given for a file that is not in one of those formats.
+NOT_AN_IMAGE = "not an image format photomatch can read"
 
 #: Extensions photomatch tries to decode (lower case). Anything else in an album
 #: (sidecars, ``.DS_Store``, ``Thumbs.db``, videos) is ignored.
@@ -117,7 +151,8 @@ def load_grey(path: str, size: int = DECODE_SIZE) -> np.ndarray:
     """Decode ``path`` upright, shrunk to fit ``size`` x ``size``, as grey uint8 ``(H, W)``.
 
     Raises DecodeError with the reason when the file cannot be read or decoded,
-    is not a regular file, or is larger than ``MAX_PIXELS`` (see ``open_image``).
+    is not a regular file, is not in a format photomatch reads, or is larger than
+    ``MAX_PIXELS`` or ``MAX_BYTES`` (see ``open_image``).
     Safe to call from many threads; each failure carries its own file's reason.
     """
     try:
@@ -143,8 +178,11 @@ def open_image(path: str, size: int) -> pyvips.Image:
     The file is opened once, by photomatch, without blocking (a FIFO or a
     device never hangs the run) and handed to libvips as a source: any file
     name works, however it is encoded, and libvips never parses options out of
-    it. The header is read first and an image of more than ``MAX_PIXELS``
-    pixels is refused before a pixel is decoded (decompression bombs). Raises
+    it. Only the loaders in ``ALLOWED_LOADERS`` may read it (libvips picks one
+    from the content; any other format is refused before its header is parsed).
+    The header is read first and an image of more than ``MAX_PIXELS`` pixels or
+    ``MAX_BYTES`` bytes of samples is refused before a pixel is decoded
+    (decompression bombs). Raises
     DecodeError with the reason (libvips' reason may be another thread's when
     several fail at once; ``load_grey`` guards against that).
     """
@@ -169,22 +207,66 @@ def _open_image(path: str, size: int) -> pyvips.Image:
             raise DecodeError(path, "empty file (0 bytes)")
         # The source holds its own duplicate of the descriptor until the image is freed.
         source = pyvips.Source.new_from_descriptor(fd)
-        header = pyvips.Image.new_from_source(source, "", access="sequential")
-        pixels = header.width * header.height
-        if pixels > MAX_PIXELS:
-            raise DecodeError(
-                path,
-                f"image too large: {header.width}x{header.height} px ({pixels / 1e6:.0f} MP) "
-                f"is over the {MAX_PIXELS / 1e6:.0f} MP limit",
-            )
+        # The loader is picked from the file's first bytes, before libvips parses
+        # anything else; only an allowed one reads even the header.
+        loader = _find_loader(source)
+        if loader not in ALLOWED_LOADERS:
+            raise DecodeError(path, NOT_AN_IMAGE)
+        header = pyvips.Operation.call(loader + "_source", source, access="sequential")
+        too_large = size_limit_reason(header.width, header.height, header.bands, header.format)
+        if too_large:
+            raise DecodeError(path, too_large)
         # fail_on goes to the loader in the option string: thumbnail_source
         # ignores its own fail_on argument (libvips 8.18), and a truncated file
         # must fail rather than hash as a grey smear.
-        return pyvips.Image.thumbnail_source(
+        image = pyvips.Image.thumbnail_source(
             source, size, height=size, size="down", option_string="fail_on=truncated"
         )
+        # thumbnail_source picks its loader again: a file rewritten in between
+        # is refused here, still before any pixel is decoded.
+        if _loader_name(image) not in ALLOWED_LOADERS:
+            raise DecodeError(path, NOT_AN_IMAGE)
+        return image
     finally:
         os.close(fd)
+
+
+def size_limit_reason(width: int, height: int, bands: int, band_format: str) -> str | None:
+    """Why an image of this header is too large to decode (``MAX_PIXELS``,
+    ``MAX_BYTES``), or None when it is within both limits."""
+    pixels = width * height
+    if pixels > MAX_PIXELS:
+        return (
+            f"image too large: {width}x{height} px ({pixels / 1e6:.0f} MP) "
+            f"is over the {MAX_PIXELS / 1e6:.0f} MP limit"
+        )
+    sample = _SAMPLE_BYTES.get(band_format, 16)  # a format unknown here: the widest
+    total = pixels * bands * sample
+    if total > MAX_BYTES:
+        size = f"{total / 1e9:.1f} GB" if total >= 1e9 else f"{total / 1e6:.0f} MB"
+        return (
+            f"image too large: {width}x{height} px x {bands} band{'s' * (bands != 1)} "
+            f"x {sample} byte{'s' * (sample != 1)} ({size}) "
+            f"is over the {MAX_BYTES / 1e6:.0f} MB limit"
+        )
+    return None
+
+
+def _find_loader(source: pyvips.Source) -> str:
+    """The loader libvips would use for ``source`` (nickname without ``_source``),
+    from its first bytes; raises pyvips.Error with libvips' reason when none would."""
+    found = pyvips.vips_lib.vips_foreign_find_load_source(source.pointer)
+    if found == pyvips.ffi.NULL:
+        raise pyvips.Error("unable to load from source")
+    nickname = pyvips.nickname_find(pyvips.type_from_name(pyvips.ffi.string(found).decode()))
+    return nickname.removesuffix("_source")
+
+
+def _loader_name(image: pyvips.Image) -> str | None:
+    """The loader that made ``image`` (its ``vips-loader``), without ``_source``."""
+    if not image.get_typeof("vips-loader"):
+        return None
+    return str(image.get("vips-loader")).removesuffix("_source")
 
 
 class _ErrorGate:
@@ -253,7 +335,7 @@ def _reason(exc: pyvips.Error) -> str:
         line = line.strip()
         if line:
             if line.endswith("is not in a known format"):
-                return "not an image format photomatch can read"
+                return NOT_AN_IMAGE
             return line[:300]
     return type(exc).__name__
 

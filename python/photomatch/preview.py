@@ -36,6 +36,12 @@ ASPECT_TOLERANCE = 0.03
 #: the hash's inner views need some 60 px; a 16:9 photo's 160 x 90 still qualifies.
 MIN_SHORT_SIDE = 60
 MIN_LONG_SIDE = 120
+#: Largest embedded preview decoded, in pixels. An EXIF preview lives in one APP1
+#: segment (at most 64 KB): real ones are 160 x 120 to 640 x 480. A bigger one is
+#: a file declaring what it does not hold, and libjpeg would size its buffers
+#: from that declaration (a progressive JPEG keeps every coefficient of the full
+#: size, whatever the scale it is decoded at), so it is not decoded.
+MAX_PREVIEW_PIXELS = 4_000_000
 #: A band is uniform when its pixels stray from their median by at most this many
 #: grey levels on average (JPEG ringing from the picture reaches into the band).
 BAND_DEVIATION = 6.0
@@ -109,7 +115,11 @@ def _read_preview(fh: io.BufferedReader, max_pixels: int, box: int) -> np.ndarra
     data = raw[start : start + length]
     if length <= 0 or len(data) != length or not data.startswith(b"\xff\xd8"):
         return None
+    # Pillow reads only JPEGs here (``formats``), for the photo and for its
+    # preview alike: no other format's parser ever sees an album file.
     with Image.open(io.BytesIO(data), formats=["JPEG"]) as preview:
+        if preview.width * preview.height > MAX_PREVIEW_PIXELS:
+            return None
         preview.draft("L", (box, box))
         grey = np.asarray(preview.convert("L"))
     window = _picture_window(grey, width / height)
