@@ -69,6 +69,22 @@ def post(server, doc, headers=None):
     )
 
 
+def current(server) -> dict:
+    """``GET /<token>/decisions``: the decisions document, with its ``revision``."""
+    status, _, body = request(server, "GET", f"/{server.token}/decisions")
+    assert status == 200
+    return json.loads(body)
+
+
+def based(server, doc: dict) -> dict:
+    """``doc`` as a whole-document write based on the decisions as they are now."""
+    return {**doc, "revision": current(server)["revision"]}
+
+
+def picks(doc: dict) -> dict:
+    return {(d["set"], d["query"]): d["pick"] for d in doc["decisions"]}
+
+
 def test_serves_the_page_with_the_token_on_127_0_0_1_only(served):
     _, server = served
     assert server.server_address[0] == "127.0.0.1"
@@ -147,7 +163,9 @@ def test_serves_files_inside_dir_only(served):
     hostile, server = served
     status, headers, body = request(server, "GET", f"/{server.token}/matches.json")
     assert status == 200 and json.loads(body)["album"] == hostile.run.album
-    preview = sorted(os.listdir(os.path.join(server.root, "previews")))[0]
+    preview = next(
+        n for n in sorted(os.listdir(os.path.join(server.root, "previews"))) if n.endswith(".jpg")
+    )
     status, headers, body = request(server, "GET", f"/{server.token}/previews/{preview}")
     assert status == 200 and headers["content-type"] == "image/jpeg" and body[:2] == b"\xff\xd8"
     status, _, body = request(server, "HEAD", f"/{server.token}/previews/{preview}")
@@ -172,17 +190,19 @@ def test_saves_decisions_checked_and_atomically(served):
     pick = amb.candidates[2].path  # the file with the hostile name
     doc = {"version": 1, "decisions": [{"set": amb.set, "query": amb.query, "pick": pick}]}
     before = fingerprint(hostile.run.album)
-    status, headers, body = post(server, doc)
+    status, headers, body = post(server, based(server, doc))
     assert status == 200, body
-    assert json.loads(body) == doc
+    assert picks(json.loads(body)) == {(amb.set, amb.query): pick}
     path = os.path.join(server.root, "decisions.json")
     assert read_decisions(path)[(amb.set, amb.query)].pick == pick
-    assert json.loads(request(server, "GET", f"/{server.token}/decisions")[2]) == doc
+    assert current(server)["revision"] == json.loads(body)["revision"]
+    assert picks(current(server)) == {(amb.set, amb.query): pick}
     assert not [n for n in os.listdir(server.root) if n.startswith(".")]  # no temp file left
     # "None of these", then back to no decision at all.
     doc["decisions"][0]["pick"] = None
-    assert post(server, doc)[0] == 200 and read_decisions(path)[(amb.set, amb.query)].pick is None
-    assert post(server, {"version": 1, "decisions": []})[0] == 200
+    assert post(server, based(server, doc))[0] == 200
+    assert read_decisions(path)[(amb.set, amb.query)].pick is None
+    assert post(server, based(server, {"version": 1, "decisions": []}))[0] == 200
     assert read_decisions(path) == {}
     assert fingerprint(hostile.run.album) == before
 
@@ -195,14 +215,14 @@ def test_refuses_bad_decisions_and_keeps_the_file(served, case):
     hostile, server = served
     amb = hostile.ambiguous
     good = {"version": 1, "decisions": [{"set": amb.set, "query": amb.query, "pick": None}]}
-    assert post(server, good)[0] == 200
+    assert post(server, based(server, good))[0] == 200
     path = os.path.join(server.root, "decisions.json")
     saved = open(path, "rb").read()
     entry = {"set": amb.set, "query": amb.query, "pick": "/etc/passwd"}
     headers = {"Content-Type": "application/json"}
     if case == "unknown-thumbnail":
         entry = {"set": amb.set, "query": "/elsewhere.jpg", "pick": None}
-    body = json.dumps({"version": 1, "decisions": [entry]}).encode()
+    body = json.dumps(based(server, {"version": 1, "decisions": [entry]})).encode()
     if case == "not-json":
         body = b"{nope"
     elif case == "deep":
@@ -237,11 +257,22 @@ def test_bounds_the_request_size(served):
 
 def test_refuses_a_post_from_another_origin(served):
     hostile, server = served
-    status, _, _ = post(server, {"version": 1, "decisions": []}, {"Origin": "https://evil.example"})
+    empty = based(server, {"version": 1, "decisions": []})
+    status, _, _ = post(server, empty, {"Origin": "https://evil.example"})
     assert status == 403
-    status, _, _ = post(
-        server, {"version": 1, "decisions": []}, {"Origin": f"http://127.0.0.1:{server.port}"}
-    )
+    amb = hostile.ambiguous
+    one = json.dumps({"set": amb.set, "query": amb.query, "pick": None}).encode()
+    for origin, expected in (("https://evil.example", 403), ("null", 403)):
+        status, _, _ = request(
+            server,
+            "POST",
+            f"/{server.token}/decision",
+            one,
+            {"Content-Type": "application/json", "Origin": origin},
+        )
+        assert status == expected
+    assert not os.path.exists(os.path.join(server.root, "decisions.json"))
+    status, _, _ = post(server, empty, {"Origin": f"http://127.0.0.1:{server.port}"})
     assert status == 200
 
 

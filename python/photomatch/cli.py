@@ -198,7 +198,9 @@ def review_cmd(
         click.echo(f"review page: {server.url}")
         click.echo(f"(also as a file: {os.path.abspath(page)}; stop with Ctrl-C)", err=True)
         if not no_browser:
-            webbrowser.open(server.url)
+            # Through a private redirect file: a URL on the browser's command line
+            # (token included) is visible to every user of the machine.
+            server.open_browser(webbrowser.open)
         try:
             server.serve_forever()
         except KeyboardInterrupt:

@@ -5,24 +5,42 @@ It listens on 127.0.0.1 only. Every URL starts with a random token
 the browser guessing ports, can neither read the results nor change the
 decisions. It serves regular files inside DIR and nothing else: no ``..``, no
 hidden names, no absolute or percent-encoded way out, no symlink leading
-outside. ``POST /<token>/decisions`` takes the whole decisions document (JSON,
-at most ``MAX_BODY`` bytes), checks every pick against ``matches.json`` and
-writes ``decisions.json`` atomically; ``GET /<token>/decisions`` returns it.
+outside.
+
+Decisions: ``POST /<token>/decision`` takes one thumbnail's decision (JSON,
+``{"set", "query", "pick"}``, or ``{"set", "query", "undo": true}`` to drop it),
+checks it against ``matches.json``, merges it into the others and writes
+``decisions.json`` atomically, so two tabs (or two servers on one DIR) each add
+their own picks and never wipe each other's. ``GET /<token>/decisions`` returns
+the whole document with its ``revision``; ``POST /<token>/decisions`` replaces the
+whole document only when it carries the revision it was based on, and answers 409
+when the decisions changed since. Request bodies are at most ``MAX_BODY`` bytes.
+
+At most ``MAX_CONNECTIONS`` connections are served at once (a thread each, an
+idle one dropped after ``_Handler.timeout`` seconds); more wait their turn.
+
+``open_browser`` opens the page through a redirect file only its user can read,
+so the token never appears on a browser's command line (which every user of the
+machine can list).
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
+import html
 import json
 import os
 import secrets
 import shutil
 import sys
+import tempfile
 import threading
-from collections.abc import Mapping
+import webbrowser
+from collections.abc import Callable, Mapping
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from .results import (
     Decision,
@@ -31,6 +49,7 @@ from .results import (
     decisions_dict,
     decisions_path,
     parse_decisions,
+    read_decisions,
     write_decisions,
 )
 from .review import REVIEW_NAME
@@ -38,6 +57,8 @@ from .review import REVIEW_NAME
 HOST = "127.0.0.1"
 #: Largest request body accepted, in bytes (a decisions document for thousands of thumbnails).
 MAX_BODY = 4 * 1024 * 1024
+#: Connections served at once (a browser keeps about 6 per tab open); more wait.
+MAX_CONNECTIONS = 32
 _TYPES = {
     ".html": "text/html; charset=utf-8",
     ".jpg": "image/jpeg",
@@ -51,6 +72,19 @@ _CSP = (
 )
 
 
+class Conflict(ValueError):
+    """A whole-document write based on decisions that have changed since."""
+
+
+def _signature(path: str) -> tuple[int, int, int] | None:
+    """What tells one version of ``path`` from another (it is replaced by a rename)."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
 class ReviewServer(ThreadingHTTPServer):
     """Serves ``out_dir`` and saves decisions for ``run`` (see the module doc).
 
@@ -59,6 +93,8 @@ class ReviewServer(ThreadingHTTPServer):
 
     daemon_threads = True
     allow_reuse_address = False
+    #: Connections the kernel holds while all ``MAX_CONNECTIONS`` are busy.
+    request_queue_size = 64
 
     def __init__(
         self,
@@ -75,6 +111,10 @@ class ReviewServer(ThreadingHTTPServer):
         self.token = token or secrets.token_urlsafe(24)
         self.log = log
         self.lock = threading.Lock()
+        self._seen = _signature(decisions_path(self.root))
+        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        self._stopping = False
+        self._redirect_dir: str | None = None
         super().__init__((HOST, port), _Handler)
 
     @property
@@ -108,22 +148,173 @@ class ReviewServer(ThreadingHTTPServer):
             return None
         return real
 
+    # -- decisions -------------------------------------------------------------
+
+    def _sync(self) -> None:
+        """Adopt ``decisions.json`` if something else changed it since this server read or
+        wrote it (another ``photomatch review`` of DIR, an editor). Called under the lock."""
+        path = decisions_path(self.root)
+        seen = _signature(path)
+        if seen == self._seen:
+            return
+        try:
+            found = read_decisions(path)
+        except ValueError:
+            return  # damaged: keep what this server has; its next write replaces the file
+        self.decisions, _ = check_decisions(self.run, found.values())
+        self._seen = seen
+
+    def _write(self, decisions: dict[tuple[str, str], Decision]) -> None:
+        """Write ``decisions`` atomically and make them current. Called under the lock."""
+        path = decisions_path(self.root)
+        write_decisions(path, decisions)
+        self.decisions = decisions
+        self._seen = _signature(path)
+        if self.log:
+            print(
+                f"saved {len(decisions)} decision(s) to decisions.json",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    def _document(self) -> dict:
+        """The decisions' JSON form with their ``revision``. Called under the lock."""
+        doc = decisions_dict(self.decisions)
+        text = json.dumps(doc, sort_keys=True, ensure_ascii=True)
+        doc["revision"] = hashlib.sha256(text.encode()).hexdigest()[:20]
+        return doc
+
     def save(self, data: object) -> dict:
-        """Replace the decisions with ``data`` (their JSON form) and write them to disk."""
+        """Replace the decisions with ``data`` (their JSON form) and write them to disk.
+
+        ``data["revision"]`` must be the revision the document was based on (from
+        ``current()``): a document made before another tab's pick would wipe it, so it
+        is refused with ``Conflict``.
+        """
         decisions = parse_decisions(data)
         valid, problems = check_decisions(self.run, decisions.values())
         if problems:
             raise ValueError(problems[0])
+        based_on = data.get("revision") if isinstance(data, dict) else None
         with self.lock:
-            write_decisions(decisions_path(self.root), valid)
-            self.decisions = valid
-        if self.log:
-            print(f"saved {len(valid)} decision(s) to decisions.json", file=sys.stderr, flush=True)
-        return decisions_dict(valid)
+            self._sync()
+            if not isinstance(based_on, str) or not hmac.compare_digest(
+                based_on.encode("utf-8", "surrogateescape"),
+                self._document()["revision"].encode(),
+            ):
+                raise Conflict(
+                    "the decisions changed since this document was read "
+                    "(another tab or program saved picks): reload and try again"
+                )
+            self._write(valid)
+            return self._document()
+
+    def decide(self, data: object) -> dict:
+        """Merge one decision into the others and write them all to disk.
+
+        ``data`` is ``{"set", "query", "pick"}`` (``pick`` a candidate's path or None
+        for none of these), or ``{"set", "query", "undo": true}`` to drop the
+        thumbnail's decision (back to photomatch's). ``ValueError`` if it does not fit.
+        """
+        if (
+            not isinstance(data, dict)
+            or not isinstance(data.get("set"), str)
+            or not isinstance(data.get("query"), str)
+        ):
+            raise ValueError("a decision needs 'set' and 'query'")
+        key = (data["set"], data["query"])
+        undo = data.get("undo", False)
+        if undo is True:
+            if "pick" in data:
+                raise ValueError("a decision has either 'pick' or 'undo'")
+            if not any((r.set, r.query) == key for r in self.run.results):
+                raise ValueError(f"no thumbnail {data['query']} in set {data['set']!r}")
+            decision = None
+        elif undo is not False or "pick" not in data:
+            raise ValueError("a decision needs 'pick' (or 'undo': true)")
+        else:
+            pick = data["pick"]
+            if pick is not None and not isinstance(pick, str):
+                raise ValueError("'pick' is a candidate's path or null")
+            # Made on this run's page: check_decisions binds it to this run's thumbnail.
+            valid, problems = check_decisions(self.run, [Decision(*key, pick)])
+            if problems:
+                raise ValueError(problems[0])
+            decision = valid[key]
+        with self.lock:
+            self._sync()
+            merged = dict(self.decisions)
+            if decision is None:
+                merged.pop(key, None)
+            else:
+                merged[key] = decision
+            if merged != self.decisions or not os.path.exists(decisions_path(self.root)):
+                self._write(merged)
+            return self._document()
 
     def current(self) -> dict:
         with self.lock:
-            return decisions_dict(self.decisions)
+            self._sync()
+            return self._document()
+
+    # -- the browser -------------------------------------------------------------
+
+    def open_browser(self, opener: Callable[[str], object] | None = None) -> str:
+        """Open the page in a browser without the token on any command line.
+
+        Writes a small page that redirects to ``url`` into a new private folder
+        (mode 0700, the file 0600) and hands ``opener`` (default ``webbrowser.open``)
+        its ``file://`` address; ``server_close()`` removes both. Returns that address.
+        """
+        folder = tempfile.mkdtemp(prefix="photomatch-review-")  # mode 0700
+        self._redirect_dir = folder
+        path = os.path.join(folder, "open-review.html")
+        target = html.escape(self.url, quote=True)
+        text = (
+            '<!doctype html>\n<html><head><meta charset="utf-8">'
+            '<meta name="referrer" content="no-referrer">'
+            f'<meta http-equiv="refresh" content="0;url={target}">'
+            "<title>photomatch review</title></head>\n"
+            f'<body><p><a href="{target}">Open the photomatch review page</a></p></body></html>\n'
+        )
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            os.fchmod(fh.fileno(), 0o600)
+            fh.write(text)
+        address = "file://" + quote(path)
+        (opener or webbrowser.open)(address)
+        return address
+
+    # -- connections -------------------------------------------------------------
+
+    def process_request(self, request, client_address) -> None:  # noqa: ANN001 - stdlib
+        """Serve the connection in a thread once fewer than ``MAX_CONNECTIONS`` are."""
+        while not self._slots.acquire(timeout=0.05):
+            if self._stopping:
+                self.shutdown_request(request)
+                return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request, client_address) -> None:  # noqa: ANN001
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+    def shutdown(self) -> None:
+        self._stopping = True
+        super().shutdown()
+
+    def server_close(self) -> None:
+        self._stopping = True
+        super().server_close()
+        if self._redirect_dir is not None:
+            shutil.rmtree(self._redirect_dir, ignore_errors=True)
+            self._redirect_dir = None
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -202,7 +393,7 @@ class _Handler(BaseHTTPRequestHandler):
             rest = ""
         if rest is None:
             return
-        if rest != "decisions":
+        if rest not in ("decisions", "decision"):
             self._reply(HTTPStatus.NOT_FOUND, "not found\n")
             return
         origin = self.headers.get("Origin")
@@ -225,7 +416,11 @@ class _Handler(BaseHTTPRequestHandler):
             return
         body = self.rfile.read(length)
         try:
-            doc = self.server.save(json.loads(body))
+            data = json.loads(body)
+            doc = self.server.save(data) if rest == "decisions" else self.server.decide(data)
+        except Conflict as exc:
+            self._reply(HTTPStatus.CONFLICT, f"decisions refused: {exc}\n")
+            return
         except (ValueError, RecursionError) as exc:
             self._reply(HTTPStatus.BAD_REQUEST, f"decisions refused: {exc}\n")
             return

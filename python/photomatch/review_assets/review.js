@@ -281,7 +281,7 @@
   function changed(i) {
     refresh(i);
     counts();
-    save();
+    save(i);
   }
 
   function documentOf() {
@@ -293,37 +293,92 @@
     return { version: 1, decisions: list };
   }
 
-  // Saves run one after another; each sends every decision, so a failed save is
-  // repaired by the next one.
+  // Each pick is saved on its own (POST decision: this thumbnail only), so picks made
+  // in another tab are kept. Unsent picks wait here, the latest per thumbnail; they
+  // are sent one after another. One that could not be sent (no server) is sent again
+  // with the next pick; one the server refused is dropped and the page shows the file.
+  const pending = new Map();
   let chain = Promise.resolve();
 
-  function save() {
+  function requestOf(row) {
+    const k = keyOf(row.set, row.query);
+    return decisions.has(k)
+      ? { set: row.set, query: row.query, pick: decisions.get(k) }
+      : { set: row.set, query: row.query, undo: true };
+  }
+
+  function save(i) {
     unsaved = true;
     if (!served) {
       setState("not saved: this page was opened as a file \u2014 download decisions.json " +
         "and put it in the results folder, or use photomatch review", "warn");
       return;
     }
+    const row = data.rows[i];
+    pending.set(keyOf(row.set, row.query), requestOf(row));
     setState("saving\u2026", "");
-    const body = JSON.stringify(documentOf());
-    chain = chain
-      .then(() => fetch("decisions", {
-        method: "POST",
-        headers: { "Content-Type": "application/json" },
-        body,
-        cache: "no-store",
-        credentials: "same-origin",
-      }))
-      .then(async (resp) => {
-        if (!resp.ok) throw new Error((await resp.text()).trim() || resp.statusText);
+    chain = chain.then(flush);
+  }
+
+  async function send(body) {
+    const resp = await fetch("decision", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(body),
+      cache: "no-store",
+      credentials: "same-origin",
+    });
+    if (!resp.ok) {
+      const err = new Error((await resp.text()).trim() || resp.statusText);
+      err.refused = resp.status >= 400 && resp.status < 500; // sending it again won't help
+      throw err;
+    }
+    return resp.json();
+  }
+
+  async function flush() {
+    if (!pending.size) return; // sent by an earlier round
+    let doc = null;
+    let refused = null;
+    for (const [k, body] of Array.from(pending)) {
+      try {
+        doc = await send(body);
+      } catch (err) {
+        if (!err.refused) {
+          setState("NOT SAVED (" + err.message + "): use Download decisions.json", "error");
+          return; // kept: sent again with the next pick
+        }
+        refused = err;
+      }
+      if (pending.get(k) === body) pending.delete(k);
+    }
+    if (pending.size) return; // newer picks: the next round sends them
+    unsaved = false;
+    // The server's answer holds every pick in decisions.json, other tabs' included.
+    if (doc) adopt(doc.decisions);
+    if (refused) {
+      if (!doc) await reload().catch(() => {});
+      refreshAll();
+      setState("NOT SAVED: photomatch review refused a pick (" + refused.message + ")", "error");
+      return;
+    }
+    refreshAll();
+    setState("saved: " + doc.decisions.length + " pick(s) in decisions.json", "ok");
+  }
+
+  // What decisions.json holds now (picks made in other tabs too), unless picks of
+  // this page are still on their way.
+  function reload() {
+    return fetch("decisions", { cache: "no-store", credentials: "same-origin" })
+      .then((resp) => {
+        if (!resp.ok) throw new Error(resp.statusText);
         return resp.json();
       })
       .then((doc) => {
-        unsaved = false;
-        setState("saved: " + doc.decisions.length + " pick(s) in decisions.json", "ok");
-      })
-      .catch((err) => {
-        setState("NOT SAVED (" + err.message + "): use Download decisions.json", "error");
+        if (unsaved) return;
+        adopt(doc.decisions);
+        refreshAll();
+        applyFilters();
       });
   }
 
@@ -442,20 +497,15 @@
   refreshAll();
   if (served) {
     setState("picks are saved to decisions.json as you make them", "ok");
-    fetch("decisions", { cache: "no-store", credentials: "same-origin" })
-      .then((resp) => {
-        if (!resp.ok) throw new Error(resp.statusText);
-        return resp.json();
-      })
-      .then((doc) => {
-        adopt(doc.decisions);
-        refreshAll();
-        applyFilters();
-      })
+    reload()
       .catch((err) => setState("cannot reach photomatch review (" + err.message + ")", "error"))
       .finally(() => {
         document.body.dataset.ready = "true";
       });
+    // Back to this tab: show the picks made meanwhile in another one.
+    document.addEventListener("visibilitychange", () => {
+      if (document.visibilityState === "visible" && !unsaved) reload().catch(() => {});
+    });
   } else {
     setState("opened as a file: picks stay in this page until you download decisions.json", "warn");
     document.body.dataset.ready = "true";
