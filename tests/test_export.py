@@ -197,8 +197,12 @@ def test_export_follows_decisions(matched, tmp_path, capsys):
         and sum(x["match"] == r["match"] and x["set"] == r["set"] for x in results) == 1
     )
     decisions = {
-        (changed["set"], changed["query"]): Decision(changed["set"], changed["query"], other),
-        (dropped["set"], dropped["query"]): Decision(dropped["set"], dropped["query"], None),
+        (changed["set"], changed["query"]): Decision(
+            changed["set"], changed["query"], other, changed["query_sha256"]
+        ),
+        (dropped["set"], dropped["query"]): Decision(
+            dropped["set"], dropped["query"], None, dropped["query_sha256"]
+        ),
     }
     write_decisions(os.path.join(out, "decisions.json"), decisions)
     frozen = {name: sha256(os.path.join(out, name)) for name in ("matches.csv", "matches.json")}
@@ -241,7 +245,8 @@ def test_export_refuses_decisions_that_do_not_fit(matched, tmp_path, capsys, dam
     else:
         query = r["query"] if damage == "not-a-candidate" else "/nowhere/x.jpg"
         pick = "/etc/passwd" if damage == "not-a-candidate" else None
-        write_decisions(path, {(r["set"], query): Decision(r["set"], query, pick)})
+        decision = Decision(r["set"], query, pick, r["query_sha256"])
+        write_decisions(path, {(r["set"], query): decision})
     dest = tmp_path / "dest"
     code, _, err = run_cli(capsys, "export", out, "--to", str(dest), "-q")
     assert code == 1

@@ -7,6 +7,7 @@ import base64
 import hashlib
 import html
 import json
+import dataclasses
 import os
 import re
 import shutil
@@ -177,7 +178,9 @@ def test_previews_are_small_beside_the_page_and_never_in_the_album(hostile):
     page = review.write_review(hostile.run, hostile.out, progress=False)
     assert fingerprint(hostile.run.album) == before
     data, _ = page_parts(open(page, encoding="utf-8").read())
-    made = sorted(os.listdir(os.path.join(hostile.out, "previews")))
+    listed = os.listdir(os.path.join(hostile.out, "previews"))
+    made = sorted(n for n in listed if n != review.PREVIEWS_RECORD)
+    assert review.PREVIEWS_RECORD in listed
     assert made and all(re.fullmatch(r"[0-9a-f]{32}\.jpg", n) for n in made)
     for name in made:
         image = pyvips.Image.new_from_file(os.path.join(hostile.out, "previews", name))
@@ -187,16 +190,23 @@ def test_previews_are_small_beside_the_page_and_never_in_the_album(hostile):
     assert all(c["preview"] for c in rows[hostile.ambiguous.query]["candidates"])
     unreadable = [r for r in data["rows"] if r["status"] == "unreadable"]
     assert unreadable and unreadable[0]["preview"] is None
-    # A rerun reuses the previews; a preview no longer needed is removed.
+    # A rerun reuses the previews; a file photomatch did not make is never removed,
+    # even when it is named like a preview.
     stamps = {n: os.stat(os.path.join(hostile.out, "previews", n)).st_mtime_ns for n in made}
-    stale = os.path.join(hostile.out, "previews", "0" * 32 + ".jpg")
-    open(stale, "wb").close()
+    foreign = os.path.join(hostile.out, "previews", "0" * 32 + ".jpg")
+    open(foreign, "wb").close()
     review.write_review(hostile.run, hostile.out, progress=False)
-    assert not os.path.exists(stale)
+    assert os.path.exists(foreign)
     assert {
         n: os.stat(os.path.join(hostile.out, "previews", n)).st_mtime_ns for n in made
     } == stamps
     assert not [n for n in os.listdir(hostile.out) if n.startswith(".")]
+    # A preview photomatch made that the page no longer uses is removed.
+    fewer = dataclasses.replace(hostile.run, results=hostile.run.results[:1], skipped_queries=())
+    review.write_review(fewer, hostile.out, progress=False)
+    left = set(os.listdir(os.path.join(hostile.out, "previews")))
+    assert foreign.rsplit(os.sep, 1)[1] in left
+    assert len(left - {review.PREVIEWS_RECORD, "0" * 32 + ".jpg"}) < len(made)
 
 
 def test_rows_put_the_doubtful_first(hostile):
@@ -247,12 +257,16 @@ def test_decisions_round_trip_and_write_atomically(hostile):
         (amb.set, amb.query): Decision(amb.set, amb.query, hostile.hostile_file),
         ("prints", hostile.unmatched.query): Decision("prints", hostile.unmatched.query, None),
     }
-    write_decisions(path, decisions)
-    assert read_decisions(path) == decisions
-    assert json.load(open(path))["version"] == 1
-    assert sorted(os.listdir(hostile.out)) == ["decisions.json", "matches.csv", "matches.json"]
     valid, problems = check_decisions(hostile.run, decisions.values())
-    assert valid == decisions and problems == []
+    assert problems == [] and valid.keys() == decisions.keys()
+    # Bound to the thumbnails they were made on.
+    digests = {(r.set, r.query): r.query_sha256 for r in hostile.run.results}
+    assert all(d.query_sha256 == digests[key] for key, d in valid.items())
+    write_decisions(path, valid)
+    assert read_decisions(path) == valid
+    assert json.load(open(path))["version"] == 2
+    assert sorted(os.listdir(hostile.out)) == ["decisions.json", "matches.csv", "matches.json"]
+    assert check_decisions(hostile.run, read_decisions(path).values()) == (valid, [])
     assert read_decisions(os.path.join(hostile.out, "missing.json")) == {}
 
 
@@ -271,7 +285,9 @@ def test_decisions_that_do_not_fit_are_reported(hostile):
     "doc",
     [
         [],
-        {"version": 2, "decisions": []},
+        {"version": 3, "decisions": []},
+        {"version": 2, "decisions": [{"set": "s", "query": "q", "pick": None}]},
+        {"version": 2, "decisions": [{"set": "s", "query": "q", "pick": None, "query_sha256": 1}]},
         {"version": 1, "decisions": {}},
         {"version": 1, "decisions": [{"set": "s", "query": 1, "pick": None}]},
         {"version": 1, "decisions": [{"set": "s", "query": "q", "pick": 3}]},

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Sequence
 
 import numpy as np
 
-from . import matching, verify
+from . import matching, outdir, verify
 from .errors import UsageError
-from .index import AlbumIndex, IndexReport, is_inside
-from .results import MatchRun, Skipped, results_paths, write_csv, write_json
+from .index import AlbumIndex, IndexReport
+from .results import MatchRun, SetInfo, Skipped
 
 
 def index_album(
@@ -45,19 +44,63 @@ def match_album(
 ) -> tuple[MatchRun, IndexReport]:
     """Index ``album`` (incrementally), match every thumbnail folder (one set each).
 
-    When ``out`` is given, writes ``out/matches.csv`` and ``out/matches.json``.
-    ``previews`` is passed to the index update; answers are always confirmed on
-    the album's real pixels, whatever was hashed.
+    When ``out`` is given, writes ``out/matches.csv``, ``out/matches.json`` and
+    ``out/review.html`` as one set (see ``outdir``), keeping the decisions of
+    ``out/decisions.json`` that still fit. ``previews`` is passed to the index
+    update; answers are always confirmed on the album's real pixels, whatever
+    was hashed.
     """
-    if not os.path.isdir(album):
-        raise UsageError(f"album folder not found: {album}")
+    run, report, _ = match_and_publish(
+        album, thumbs, out, index_path, policy, rebuild, progress, jobs, previews
+    )
+    return run, report
+
+
+def match_and_publish(
+    album: str,
+    thumbs: Sequence[str],
+    out: str | None = None,
+    index_path: str | None = None,
+    policy: matching.Policy = matching.DEFAULT_POLICY,
+    rebuild: bool = False,
+    progress: bool = True,
+    jobs: int | None = None,
+    previews: bool = True,
+) -> tuple[MatchRun, IndexReport, outdir.Published | None]:
+    """``match_album``, also returning what was published in ``out`` (None without ``out``)."""
     if not thumbs:
         raise UsageError("give at least one thumbnail folder")
-    if out is not None:
-        _check_out(out, album)
+    outdir.check_paths(album, thumbs, out)
     sets = matching.name_sets(thumbs)
     # Hash the thumbnails first: a bad THUMBS folder fails fast, before a long index.
     queries, skipped = matching.hash_queries(sets, progress=progress, jobs=jobs)
+    lock = None
+    if out is not None:
+        outdir.create(out)
+        lock = outdir.OutLock(out)
+    try:
+        run, report = _match(
+            album, sets, queries, skipped, index_path, policy, rebuild, progress, jobs, previews
+        )
+        published = None if out is None else outdir.publish(run, out, jobs, progress)
+    finally:
+        if lock is not None:
+            lock.release()
+    return run, report, published
+
+
+def _match(
+    album: str,
+    sets: tuple[SetInfo, ...],
+    queries: list[matching.QueryImage],
+    skipped: list[Skipped],
+    index_path: str | None,
+    policy: matching.Policy,
+    rebuild: bool,
+    progress: bool,
+    jobs: int | None,
+    previews: bool,
+) -> tuple[MatchRun, IndexReport]:
     with AlbumIndex(album, index_path, rebuild=rebuild) as index:
         report = index.update(progress=progress, jobs=jobs, previews=previews)
         arrays = index.load()
@@ -76,10 +119,6 @@ def match_album(
         pixel_checks=loader.calls,
         pixel_check_s=loader.seconds,
     )
-    if out is not None:
-        csv_path, json_path = results_paths(out)
-        write_csv(run, csv_path)
-        write_json(run, json_path)
     return run, report
 
 
@@ -99,14 +138,3 @@ class _TimedLoader:
             with self._lock:
                 self.calls += 1
                 self.seconds += time.perf_counter() - start
-
-
-def _check_out(out: str, album: str) -> None:
-    if os.path.isdir(album) and is_inside(out, album):
-        raise UsageError(f"--out must not be inside the album: {out}")
-    try:
-        os.makedirs(out, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(f"cannot create --out folder {out}: {exc.strerror}") from None
-    if not os.access(out, os.W_OK | os.X_OK):
-        raise UsageError(f"--out folder is not writable: {out}")

@@ -13,7 +13,7 @@ import webbrowser
 
 import click
 
-from . import api, demo, review
+from . import api, demo, outdir, review
 from . import export as export_mod
 from .errors import PhotomatchError, UsageError
 from .matching import Policy
@@ -135,7 +135,7 @@ def match_cmd(
     quiet: bool,
 ) -> None:
     """Match the thumbnails in each THUMBS folder (one set per folder) against ALBUM."""
-    run, report = api.match_album(
+    run, report, published = api.match_and_publish(
         album,
         thumbs,
         out,
@@ -146,7 +146,9 @@ def match_cmd(
         jobs=jobs,
         previews=not no_previews,
     )
-    page = _write_review(run, out, jobs=jobs, quiet=quiet)
+    assert published is not None  # out is always given here
+    page = published.review
+    _say_dropped(published)
     if as_json:
         print_json(
             {
@@ -309,7 +311,6 @@ def demo_cmd(folder: str, quiet: bool) -> None:
         index_path=os.path.join(folder, "index.sqlite"),
         progress=not quiet,
     )
-    _write_review(run, out, quiet=quiet)
     print_match_summary(run, report, out)
     items = export_mod.export_originals(run, os.path.join(folder, "export"), progress=not quiet)
     click.echo(
@@ -358,6 +359,20 @@ def _load_decisions(
     for problem in problems:
         click.echo(f"photomatch: warning: ignoring a decision: {problem}", err=True)
     return valid
+
+
+def _say_dropped(published: outdir.Published) -> None:
+    """Tell which earlier decisions no longer fit a rerun's results, and where they went."""
+    if not published.dropped:
+        return
+    n = len(published.dropped)
+    more = f" (and {n - 1} more)" if n > 1 else ""
+    where = f"; the old file is kept as {published.set_aside}" if published.set_aside else ""
+    click.echo(
+        f"photomatch: {n} earlier decision(s) no longer fit these results and are not "
+        f"applied: {published.dropped[0]}{more}{where}",
+        err=True,
+    )
 
 
 def _write_review(

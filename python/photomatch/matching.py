@@ -31,9 +31,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -48,25 +49,50 @@ from .results import UNMATCHED, Candidate, QueryResult, SetInfo, Skipped
 
 @dataclass(frozen=True)
 class QueryImage:
-    """A hashed thumbnail: its set, path, uint64 ``(1, WORDS)`` hash row, and its
-    grey pixels (uint8, frame trimmed, at most ``hashing.DECODE_SIZE`` on the long side)."""
+    """A hashed thumbnail: its set, path, uint64 ``(1, WORDS)`` hash row, its grey
+    pixels (uint8, frame trimmed, at most ``hashing.DECODE_SIZE`` on the long side)
+    and the SHA-256 of its file's bytes (what a person's decision is bound to)."""
 
     set: str
     path: str
     row: np.ndarray
     grey: np.ndarray
+    sha256: str = ""
 
 
 def name_sets(folders: Sequence[str]) -> tuple[SetInfo, ...]:
-    """One set per folder, named after it; repeated names get ``-2``, ``-3`` ..."""
-    seen: dict[str, int] = {}
+    """One set per folder, named after it; a name already taken gets ``-2``, ``-3`` ...
+
+    Names are unique whatever the folders are called (``a/prints``, ``b/prints``
+    and ``c/prints-2`` give ``prints``, ``prints-2``, ``prints-2-2``), also when
+    compared without case, since each set becomes a folder on export and a
+    file system may ignore case. The same folder given twice is a usage error.
+    """
+    taken: set[str] = set()
+    folders_seen: set[str] = set()
     sets = []
     for folder in folders:
-        base = os.path.basename(os.path.normpath(os.path.abspath(folder))) or "set"
-        seen[base] = seen.get(base, 0) + 1
-        name = base if seen[base] == 1 else f"{base}-{seen[base]}"
-        sets.append(SetInfo(name=name, folder=os.path.abspath(folder)))
+        absolute = os.path.abspath(folder)
+        real = os.path.realpath(absolute)
+        if real in folders_seen:
+            raise UsageError(f"thumbnail folder given twice: {folder}")
+        folders_seen.add(real)
+        base = os.path.basename(os.path.normpath(absolute)) or "set"
+        name, n = base, 1
+        while name.casefold() in taken:
+            n += 1
+            name = f"{base}-{n}"
+        taken.add(name.casefold())
+        sets.append(SetInfo(name=name, folder=absolute))
     return tuple(sets)
+
+
+def _file_sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def query_image(set_name: str, path: str) -> QueryImage:
@@ -75,7 +101,7 @@ def query_image(set_name: str, path: str) -> QueryImage:
     if min(grey.shape) < 8:
         raise DecodeError(path, f"image too small to match ({grey.shape[1]}x{grey.shape[0]} px)")
     row = hashing.hash_grey(grey, album=False).rows[:1]
-    return QueryImage(set_name, path, row, grey)
+    return QueryImage(set_name, path, row, grey, _file_sha256(path))
 
 
 def hash_queries(
@@ -121,7 +147,21 @@ def match(
     if not queries:
         return []
     if len(album.paths) == 0:
-        return [QueryResult(q.set, q.path, UNMATCHED, None, None, ()) for q in queries]
+        results = [QueryResult(q.set, q.path, UNMATCHED, None, None, ()) for q in queries]
+    else:
+        results = _decide_all(album, queries, policy, progress, jobs, loader)
+    digests = {(q.set, q.path): q.sha256 for q in queries}
+    return [replace(r, query_sha256=digests[(r.set, r.query)]) for r in results]
+
+
+def _decide_all(
+    album: AlbumArrays,
+    queries: Sequence[QueryImage],
+    policy: Policy,
+    progress: bool,
+    jobs: int | None,
+    loader: Callable[[str], np.ndarray],
+) -> list[QueryResult]:
     files: dict[str, int] = {}
     searched = _search(album, queries, policy, files)
     rows = album.hashes.shape[0]

@@ -8,12 +8,12 @@ candidate, the sets, the files that were skipped and why, and the album.
 
 from __future__ import annotations
 
-import csv
 import json
 import os
-import tempfile
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
+
+from .safeio import csv_text, write_atomic
 
 MATCHED = "matched"
 AMBIGUOUS = "ambiguous"
@@ -32,7 +32,7 @@ CSV_COLUMNS = (
     "note",
 )
 DECISIONS_NAME = "decisions.json"
-DECISIONS_VERSION = 1
+DECISIONS_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -70,6 +70,10 @@ class QueryResult:
     score: float | None = None
     variants: tuple[str, ...] = ()
     note: str = ""
+    #: SHA-256 of the thumbnail file's bytes when it was matched: a decision
+    #: made on the review page holds it too, so it never applies to another file
+    #: that later takes the same name.
+    query_sha256: str = ""
 
 
 @dataclass(frozen=True)
@@ -117,24 +121,29 @@ class MatchRun:
         return bool(self.skipped_queries) or any(r.status != MATCHED for r in self.results)
 
 
+def csv_document(run: MatchRun) -> str:
+    """``matches.csv`` as text (cells a spreadsheet would run as formulas are neutralised)."""
+    return csv_text(
+        CSV_COLUMNS,
+        (
+            [
+                r.set,
+                r.query,
+                r.status,
+                r.match or "",
+                "" if r.distance is None else r.distance,
+                ";".join(c.path for c in r.candidates),
+                "" if r.score is None else f"{r.score:.4f}",
+                ";".join(r.variants),
+                r.note,
+            ]
+            for r in run.results
+        ),
+    )
+
+
 def write_csv(run: MatchRun, path: str) -> None:
-    with open(path, "w", newline="", encoding="utf-8", errors="surrogateescape") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(CSV_COLUMNS)
-        for r in run.results:
-            writer.writerow(
-                [
-                    r.set,
-                    r.query,
-                    r.status,
-                    r.match or "",
-                    "" if r.distance is None else r.distance,
-                    ";".join(c.path for c in r.candidates),
-                    "" if r.score is None else f"{r.score:.4f}",
-                    ";".join(r.variants),
-                    r.note,
-                ]
-            )
+    write_atomic(path, csv_document(run))
 
 
 def to_json_dict(run: MatchRun) -> dict:
@@ -153,11 +162,13 @@ def to_json_dict(run: MatchRun) -> dict:
     }
 
 
+def json_document(run: MatchRun) -> str:
+    # ensure_ascii: undecodable file names (surrogate escapes) round-trip to the same bytes.
+    return json.dumps(to_json_dict(run), indent=1, ensure_ascii=True)
+
+
 def write_json(run: MatchRun, path: str) -> None:
-    # surrogateescape keeps undecodable file names round-tripping to the same bytes.
-    text = json.dumps(to_json_dict(run), indent=1, ensure_ascii=True)
-    with open(path, "w", encoding="utf-8") as fh:
-        fh.write(text)
+    write_atomic(path, json_document(run))
 
 
 def read_json(path: str) -> MatchRun:
@@ -180,6 +191,7 @@ def read_json(path: str) -> MatchRun:
             score=r.get("score"),
             variants=tuple(r.get("variants", ())),
             note=r.get("note", ""),
+            query_sha256=r.get("query_sha256", ""),
         )
         for r in data["results"]
     )
@@ -202,20 +214,29 @@ def results_paths(out_dir: str) -> tuple[str, str]:
 
 # Decisions: a person's picks, made on the review page, that override photomatch's.
 #
-# ``decisions.json`` is ``{"version": 1, "decisions": [{"set", "query", "pick"}, ...]}``
-# with absolute paths like ``matches.json``; ``pick`` is one of the thumbnail's
-# candidates (that file becomes the set's original for it) or ``null`` for "none
-# of these" (the thumbnail is not exported). A thumbnail without an entry keeps
-# photomatch's decision. ``matches.csv`` and ``matches.json`` are never rewritten.
+# ``decisions.json`` is ``{"version": 2, "decisions": [{"set", "query",
+# "query_sha256", "pick"}, ...]}`` with absolute paths like ``matches.json``;
+# ``pick`` is one of the thumbnail's candidates (that file becomes the set's
+# original for it) or ``null`` for "none of these" (the thumbnail is not
+# exported); ``query_sha256`` is the thumbnail's digest in the results the pick
+# was made on, so a pick never carries over to another file that later takes the
+# thumbnail's name. A thumbnail without an entry keeps photomatch's decision.
+# ``matches.csv`` and ``matches.json`` are never rewritten by the review page.
 
 
 @dataclass(frozen=True)
 class Decision:
-    """A person's choice for one thumbnail: ``pick`` is a candidate's path, or None for none."""
+    """A person's choice for one thumbnail: ``pick`` is a candidate's path, or None for none.
+
+    ``query_sha256`` is the digest of the thumbnail the choice was made on; None
+    means "the thumbnail of the results at hand" (a pick just made on the page)
+    and is filled in by ``check_decisions``.
+    """
 
     set: str
     query: str
     pick: str | None
+    query_sha256: str | None = None
 
 
 def decisions_path(out_dir: str) -> str:
@@ -226,27 +247,41 @@ def decisions_dict(decisions: Mapping[tuple[str, str], Decision]) -> dict:
     """The JSON form of ``decisions`` (sorted by set, then thumbnail)."""
     return {
         "version": DECISIONS_VERSION,
-        "decisions": [asdict(d) for _, d in sorted(decisions.items())],
+        # A decision not yet bound to a thumbnail is written as bound to none
+        # (fits only results without digests); check_decisions binds them.
+        "decisions": [
+            {**asdict(d), "query_sha256": d.query_sha256 or ""}
+            for _, d in sorted(decisions.items())
+        ],
     }
 
 
 def parse_decisions(data: object) -> dict[tuple[str, str], Decision]:
-    """Decisions from their JSON form; ``ValueError`` names what is wrong."""
-    if not isinstance(data, dict) or data.get("version") != DECISIONS_VERSION:
+    """Decisions from their JSON form; ``ValueError`` names what is wrong.
+
+    Version 1 files predate the thumbnail digest: their decisions carry an empty
+    one, which fits only results that have none either (results of that time).
+    """
+    version = data.get("version") if isinstance(data, dict) else None
+    if not isinstance(data, dict) or version not in (1, DECISIONS_VERSION):
         raise ValueError(f"not a version {DECISIONS_VERSION} decisions file")
     entries = data.get("decisions")
     if not isinstance(entries, list):
         raise ValueError("'decisions' is not a list")
     out: dict[tuple[str, str], Decision] = {}
     for entry in entries:
+        digest = entry.get("query_sha256", "") if isinstance(entry, dict) else None
         if (
             not isinstance(entry, dict)
             or not isinstance(entry.get("set"), str)
             or not isinstance(entry.get("query"), str)
             or not (entry.get("pick") is None or isinstance(entry.get("pick"), str))
+            or not isinstance(digest, str)
+            or (version == DECISIONS_VERSION and "query_sha256" not in entry)
         ):
             raise ValueError(f"bad decision entry {entry!r:.200}")
-        out[(entry["set"], entry["query"])] = Decision(entry["set"], entry["query"], entry["pick"])
+        key = (entry["set"], entry["query"])
+        out[key] = Decision(entry["set"], entry["query"], entry["pick"], digest)
     return out
 
 
@@ -270,37 +305,33 @@ def check_decisions(
 ) -> tuple[dict[tuple[str, str], Decision], list[str]]:
     """Split ``decisions`` into those that fit ``run`` and a description of each that does not.
 
-    A decision fits when its thumbnail is in ``run`` (same set) and its pick is
-    None or one of that thumbnail's candidates, so a stale or hand-edited file
-    can never send export to a file photomatch did not propose.
+    A decision fits when its thumbnail is in ``run`` (same set), was made on the
+    same thumbnail file (same digest), and its pick is None or one of that
+    thumbnail's candidates, so a stale or hand-edited file can never send export
+    to a file photomatch did not propose for that very thumbnail. The decisions
+    that fit come back with the run's digest filled in.
     """
-    candidates = {(r.set, r.query): {c.path for c in r.candidates} for r in run.results}
+    by_key = {(r.set, r.query): r for r in run.results}
     valid: dict[tuple[str, str], Decision] = {}
     problems: list[str] = []
     for d in decisions:
         key = (d.set, d.query)
-        if key not in candidates:
+        result = by_key.get(key)
+        if result is None:
             problems.append(f"no thumbnail {d.query} in set {d.set!r}")
-        elif d.pick is not None and d.pick not in candidates[key]:
+        elif d.query_sha256 is not None and d.query_sha256 != result.query_sha256:
+            problems.append(f"{d.query} is not the thumbnail the pick was made on")
+        elif d.pick is not None and d.pick not in {c.path for c in result.candidates}:
             problems.append(f"{d.pick} is not a candidate for {d.query}")
         else:
-            valid[key] = d
+            valid[key] = replace(d, query_sha256=result.query_sha256)
     return valid, problems
 
 
+def decisions_document(decisions: Mapping[tuple[str, str], Decision]) -> str:
+    return json.dumps(decisions_dict(decisions), indent=1, ensure_ascii=True) + "\n"
+
+
 def write_decisions(path: str, decisions: Mapping[tuple[str, str], Decision]) -> None:
-    """Write ``decisions.json`` atomically: a temporary file, flushed to disk, then renamed."""
-    text = json.dumps(decisions_dict(decisions), indent=1, ensure_ascii=True) + "\n"
-    fd, tmp = tempfile.mkstemp(
-        prefix=".decisions-", suffix=".tmp", dir=os.path.dirname(path) or "."
-    )
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    finally:
-        if os.path.lexists(tmp):
-            os.remove(tmp)
+    """Write ``decisions.json`` atomically (``safeio.write_atomic``)."""
+    write_atomic(path, decisions_document(decisions))

@@ -23,7 +23,6 @@ import html
 import json
 import os
 import re
-import tempfile
 from collections.abc import Iterable, Mapping
 from importlib import resources
 
@@ -41,6 +40,7 @@ from .results import (
     MatchRun,
     decisions_dict,
 )
+from .safeio import TEMP_PREFIX, write_atomic
 
 REVIEW_NAME = "review.html"
 PREVIEWS_DIR = "previews"
@@ -53,6 +53,8 @@ PREVIEW_VERSION = 1
 UNREADABLE = "unreadable"
 #: Rows needing a person come first.
 _STATUS_ORDER = {AMBIGUOUS: 0, UNMATCHED: 1, UNREADABLE: 2, MATCHED: 3}
+#: The record, inside the previews folder, of every preview photomatch wrote there.
+PREVIEWS_RECORD = ".photomatch-previews.json"
 _PREVIEW_RE = re.compile(r"^[0-9a-f]{32}\.jpg$")
 _DATA_ID = "photomatch-data"
 
@@ -77,7 +79,7 @@ def preview_key(path: str) -> str | None:
 def make_preview(source: str, target: str) -> None:
     """Write a JPEG preview of ``source`` (upright, at most ``PREVIEW_SIZE`` px) to ``target``.
 
-    Written under a temporary name then renamed, so an interrupted run never
+    Published whole (``safeio.write_atomic``), so an interrupted run never
     leaves a truncated preview that a later run would take as done.
     """
     # Decoded like the index decodes: any file name, no blocking on odd files.
@@ -85,32 +87,92 @@ def make_preview(source: str, target: str) -> None:
     if image.hasalpha():
         image = image.flatten(background=255)
     image = image.colourspace("srgb")
-    fd, tmp = tempfile.mkstemp(prefix=".preview-", suffix=".jpg", dir=os.path.dirname(target))
-    os.close(fd)
+    write_atomic(target, image.jpegsave_buffer(Q=PREVIEW_QUALITY, keep="none"))
+
+
+def check_previews_folder(folder: str, protected: Iterable[str] = ()) -> None:
+    """``UsageError`` unless ``folder`` can be photomatch's previews folder (creates nothing).
+
+    It must be a real folder (not a symlink), neither inside nor holding any of
+    ``protected`` (the album, the thumbnail folders), and either new, empty, or
+    marked by photomatch (``PREVIEWS_RECORD``): files in it are deleted later,
+    and only photomatch's own may ever be.
+    """
+    for path in protected:
+        if is_inside(folder, path) or is_inside(path, folder):
+            raise UsageError(
+                f"the previews folder {folder} would be inside, or hold, {path}; "
+                "choose another --out"
+            )
+    if os.path.islink(folder):
+        raise UsageError(
+            f"{folder} is a symlink; photomatch keeps its previews in a folder of its own: "
+            "remove the link or choose another --out"
+        )
+    if not os.path.lexists(folder):
+        return
+    if not os.path.isdir(folder):
+        raise UsageError(f"{folder} is not a folder; choose another --out")
+    record = os.path.join(folder, PREVIEWS_RECORD)
+    if not os.path.isfile(record) and any(
+        not name.startswith(TEMP_PREFIX) for name in os.listdir(folder)
+    ):
+        raise UsageError(
+            f"{folder} holds files photomatch did not make; move them away or choose another --out"
+        )
+
+
+def previews_folder(out_dir: str, protected: Iterable[str] = ()) -> str:
+    """``out_dir/previews``, checked by ``check_previews_folder``, created when missing."""
+    folder = os.path.join(out_dir, PREVIEWS_DIR)
+    check_previews_folder(folder, protected)
+    if not os.path.lexists(folder):
+        os.mkdir(folder)
+    if not os.path.isfile(os.path.join(folder, PREVIEWS_RECORD)):
+        _record_previews(folder, set())
+    return folder
+
+
+def _recorded_previews(folder: str) -> set[str]:
+    """The preview names photomatch recorded in ``folder`` (a damaged record: none)."""
     try:
-        image.jpegsave(tmp, Q=PREVIEW_QUALITY, keep="none")
-        os.replace(tmp, target)
-    finally:
-        if os.path.lexists(tmp):
-            os.remove(tmp)
+        with open(os.path.join(folder, PREVIEWS_RECORD), encoding="utf-8") as fh:
+            names = json.load(fh)
+    except (OSError, ValueError):
+        return set()
+    if not isinstance(names, list):
+        return set()
+    return {n for n in names if isinstance(n, str) and _PREVIEW_RE.match(n)}
+
+
+def _record_previews(folder: str, names: set[str]) -> None:
+    write_atomic(os.path.join(folder, PREVIEWS_RECORD), json.dumps(sorted(names)) + "\n")
 
 
 def make_previews(
-    paths: Iterable[str], out_dir: str, jobs: int | None = None, progress: bool = True
+    paths: Iterable[str],
+    out_dir: str,
+    jobs: int | None = None,
+    progress: bool = True,
+    protected: Iterable[str] = (),
 ) -> dict[str, str | None]:
     """Previews of ``paths`` in ``out_dir/previews``: ``{path: "previews/NAME.jpg" or None}``.
 
     Existing previews are reused (the name changes when the file does); a file
-    that cannot be read or decoded gets None and the page says so. Previews no
-    longer used are removed.
+    that cannot be read or decoded gets None and the page says so. Every preview
+    is recorded before it is written; ``prune_previews`` later removes recorded
+    ones no page uses. ``protected``: see ``previews_folder``.
     """
-    folder = os.path.join(out_dir, PREVIEWS_DIR)
-    os.makedirs(folder, exist_ok=True)
+    folder = previews_folder(out_dir, protected)
     unique = list(dict.fromkeys(paths))
     keys = {p: preview_key(p) for p in unique}
     todo = [
         p for p, k in keys.items() if k is not None and not os.path.isfile(os.path.join(folder, k))
     ]
+    recorded = _recorded_previews(folder)
+    new = {keys[p] or "" for p in todo} - recorded
+    if new:
+        _record_previews(folder, recorded | new)
 
     def one(path: str) -> tuple[str, bool]:
         try:
@@ -120,17 +182,28 @@ def make_previews(
         return path, True
 
     failed = {path for path, ok in threaded_map(one, todo, "previews", progress, jobs) if not ok}
-    used = {k for p, k in keys.items() if k is not None and p not in failed}
-    for name in os.listdir(folder):
-        if _PREVIEW_RE.match(name) and name not in used:
-            try:
-                os.remove(os.path.join(folder, name))
-            except OSError:
-                pass
     return {
         p: (f"{PREVIEWS_DIR}/{k}" if k is not None and p not in failed else None)
         for p, k in keys.items()
     }
+
+
+def prune_previews(out_dir: str, used: Iterable[str | None]) -> None:
+    """Remove the recorded previews of ``out_dir`` that are not in ``used``
+    (``make_previews``' values); files photomatch did not record are never touched."""
+    folder = os.path.join(out_dir, PREVIEWS_DIR)
+    if os.path.islink(folder) or not os.path.isdir(folder):
+        return
+    keep = {os.path.basename(u) for u in used if u}
+    recorded = _recorded_previews(folder)
+    for name in recorded - keep:
+        path = os.path.join(folder, name)
+        try:
+            if os.path.isfile(path) and not os.path.islink(path):
+                os.remove(path)
+        except OSError:
+            pass
+    _record_previews(folder, recorded & keep)
 
 
 def _set_of(path: str, run: MatchRun) -> str:
@@ -276,14 +349,19 @@ def render_page(data: Mapping) -> str:
     )
 
 
-def write_review(
+def protected_folders(run: MatchRun) -> list[str]:
+    """The folders photomatch must never write in for ``run``: the album and the thumbnail sets."""
+    return [run.album, *(s.folder for s in run.sets)]
+
+
+def build_review(
     run: MatchRun,
     out_dir: str,
     decisions: Mapping[tuple[str, str], Decision] | None = None,
     jobs: int | None = None,
     progress: bool = True,
-) -> str:
-    """Make the previews and write ``out_dir/review.html``; returns the page's path.
+) -> tuple[str, dict[str, str | None]]:
+    """Make the previews; returns the page's HTML and the previews it uses.
 
     ``UsageError`` when ``out_dir`` is inside the album: nothing is ever written
     next to the originals.
@@ -292,18 +370,25 @@ def write_review(
         raise UsageError(f"results folder is inside the album: {out_dir}")
     paths = [r.query for r in run.results]
     paths += [c.path for r in run.results for c in r.candidates]
-    previews = make_previews(paths, out_dir, jobs=jobs, progress=progress)
+    previews = make_previews(
+        paths, out_dir, jobs=jobs, progress=progress, protected=protected_folders(run)
+    )
     data = page_data(run, previews, decisions, title=os.path.abspath(out_dir))
+    return render_page(data), previews
+
+
+def write_review(
+    run: MatchRun,
+    out_dir: str,
+    decisions: Mapping[tuple[str, str], Decision] | None = None,
+    jobs: int | None = None,
+    progress: bool = True,
+) -> str:
+    """Make the previews and write ``out_dir/review.html``; returns the page's path."""
+    text, previews = build_review(run, out_dir, decisions, jobs=jobs, progress=progress)
     page = os.path.join(out_dir, REVIEW_NAME)
-    fd, tmp = tempfile.mkstemp(prefix=".review-", suffix=".html", dir=out_dir)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(render_page(data))
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, page)
-    finally:
-        if os.path.lexists(tmp):
-            os.remove(tmp)
+    write_atomic(page, text)
+    prune_previews(out_dir, previews.values())
     return page
 
 
@@ -311,7 +396,9 @@ __all__ = [
     "PREVIEW_SIZE",
     "REVIEW_NAME",
     "UNREADABLE",
+    "build_review",
     "make_previews",
+    "prune_previews",
     "page_data",
     "render_page",
     "script_json",
