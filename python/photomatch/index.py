@@ -26,23 +26,17 @@ import os
 import pathlib
 import sqlite3
 import stat
-import sys
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import BinaryIO, ClassVar, overload
-
-try:
-    import fcntl
-except ImportError:  # Windows: no advisory lock
-    fcntl = None  # type: ignore[assignment]
+from typing import overload
 
 import numpy as np
 import platformdirs
 
 from . import hashing
 from .errors import AlbumIndexError, DecodeError, UsageError
+from .locks import FileLock, LockError
 from .progress import bar
 
 FORMAT_VERSION = 4
@@ -260,7 +254,7 @@ class AlbumIndex:
                 f"cannot create the index folder {os.path.dirname(self.path)}: "
                 f"{exc.strerror or exc}"
             ) from None
-        self._lock = _IndexLock(self.path)
+        self._lock = _index_lock(self.path)
         try:
             self._open(rebuild)
         except BaseException:
@@ -603,76 +597,12 @@ def _index_error(path: str, exc: sqlite3.DatabaseError) -> AlbumIndexError:
     return AlbumIndexError(f"index file {path} is damaged ({text}); rerun with --rebuild")
 
 
-class _IndexLock:
-    """An exclusive advisory lock on the index ``index_path`` (``flock`` on
-    ``index_path + ".lock"``), held until ``release()``.
-
-    Waits for another process's lock, or another thread's, saying so once on
-    stderr. ``flock`` locks are released by the kernel when their holder dies,
-    even by ``kill -9``, so a crashed run never leaves a stale lock. A thread
-    that already holds the lock gets AlbumIndexError instead of waiting for
-    itself forever. Where ``fcntl`` is missing (Windows) only threads are kept apart.
-    """
-
-    _holders: ClassVar[dict[str, int]] = {}
-    _changed: ClassVar[threading.Condition] = threading.Condition()
-
-    def __init__(self, index_path: str) -> None:
-        self.path = os.path.realpath(index_path + ".lock")
-        self._fh: BinaryIO | None = None
-        self._mine = False
-        me = threading.get_ident()
-        with self._changed:
-            if self._holders.get(self.path) == me:
-                raise AlbumIndexError(
-                    f"index {index_path} is already open in this thread; close it first"
-                )
-            if self.path in self._holders:
-                _say_waiting(index_path)
-                while self.path in self._holders:
-                    self._changed.wait()
-            self._holders[self.path] = me
-            self._mine = True
-        try:
-            if fcntl is not None:
-                self._fh = open(self.path, "ab")  # noqa: SIM115 - open while the lock is held
-                try:
-                    fcntl.flock(self._fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    _say_waiting(index_path)
-                    fcntl.flock(self._fh.fileno(), fcntl.LOCK_EX)
-        except OSError as exc:
-            self.release()
-            raise AlbumIndexError(
-                f"cannot lock the index {index_path}: {exc.strerror or exc}"
-            ) from None
-        except BaseException:
-            self.release()
-            raise
-
-    def __del__(self) -> None:
-        try:
-            self.release()
-        except Exception:  # noqa: BLE001 - interpreter shutdown: the OS releases the lock
-            pass
-
-    def release(self) -> None:
-        if self._fh is not None:
-            self._fh.close()  # closing the file releases the lock
-            self._fh = None
-        if self._mine:
-            self._mine = False
-            with self._changed:
-                self._holders.pop(self.path, None)
-                self._changed.notify_all()
-
-
-def _say_waiting(index_path: str) -> None:
-    print(
-        f"photomatch: waiting for another photomatch run on this index ({index_path})...",
-        file=sys.stderr,
-        flush=True,
-    )
+def _index_lock(index_path: str) -> FileLock:
+    """The lock kept beside the index (``INDEX.lock``) while it is open."""
+    try:
+        return FileLock(index_path + ".lock", f"this index ({index_path})")
+    except LockError as exc:
+        raise AlbumIndexError(str(exc)) from None
 
 
 def _error_row(key: bytes, entry: ScanEntry, reason: str) -> tuple:

@@ -44,7 +44,7 @@ class FileLock:
         me = threading.get_ident()
         with self._changed:
             if self._holders.get(self.path) == me:
-                raise LockError(f"{what} is already in use by this thread; close it first")
+                raise LockError(f"{what} is already open in this thread; close it first")
             if self.path in self._holders:
                 self._say_waiting()
                 while self.path in self._holders:
