@@ -4,10 +4,10 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import html
 import json
-import dataclasses
 import os
 import re
 import shutil

@@ -16,6 +16,7 @@ import click
 from . import api, demo, outdir, review
 from . import export as export_mod
 from .errors import PhotomatchError, UsageError
+from .index import is_inside
 from .matching import Policy
 from .results import (
     Decision,
@@ -189,9 +190,14 @@ def review_cmd(
     """
     from .review_server import ReviewServer
 
-    run = _read_results(results_dir)
-    decisions = _load_decisions(results_dir, run, strict=False)
-    page = _write_review(run, results_dir, decisions, jobs=jobs, quiet=quiet)
+    # Under the results folder's lock: a match publishing there meanwhile cannot
+    # leave this page beside another run's matches.json.
+    if is_inside(results_dir, _read_results(results_dir).album):
+        raise UsageError(f"results folder is inside the album: {results_dir}")
+    with outdir.OutLock(results_dir):
+        run = _read_results(results_dir)
+        decisions = _load_decisions(results_dir, run, strict=False)
+        page = _write_review(run, results_dir, decisions, jobs=jobs, quiet=quiet)
     try:
         server = ReviewServer(results_dir, run, decisions, port=port, log=not quiet)
     except OSError as exc:
