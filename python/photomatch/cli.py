@@ -384,12 +384,10 @@ def _say_dropped(published: outdir.Published) -> None:
 def _write_review(
     run: MatchRun,
     out: str,
-    decisions: dict[tuple[str, str], Decision] | None = None,
+    decisions: dict[tuple[str, str], Decision],
     jobs: int | None = None,
     quiet: bool = False,
 ) -> str:
-    if decisions is None:
-        decisions = _load_decisions(out, run, strict=False)
     try:
         return review.write_review(run, out, decisions, jobs=jobs, progress=not quiet)
     except OSError as exc:
