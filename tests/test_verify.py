@@ -68,12 +68,52 @@ def test_unrelated_photo_scores_low(photo):
     assert other.ncc < 0.7
 
 
-def test_edited_copy_is_the_same_photo_and_a_burst_frame_is_not(photo):
-    original = grey_of(photo)
-    edited = grey_of((photo * 1.2 + 10).cast("uchar").gamma(exponent=1.2).cast("uchar"))
+def saved(image: pyvips.Image, q: int = 90) -> np.ndarray:
+    return grey_of(pyvips.Image.new_from_buffer(image.jpegsave_buffer(Q=q), ""))
+
+
+def frame(image: pyvips.Image, dx: float, motion: bool = False) -> pyvips.Image:
+    """A burst frame of a camera-sized scene: the view moved by ``dx`` of its
+    width (sub-pixel, by an affine move) and, with ``motion``, a subject that
+    moved: a soft disc of the scene displaced by 4% of the frame."""
+    big = image.resize(2)
+    w, h = round(big.width * 0.9), round(big.height * 0.9)
+    out = big.affine([1, 0, 0, 1], odx=-dx * big.width - 20, ody=-20, oarea=[0, 0, w, h])
+    if motion:
+        moved = out.affine([1, 0, 0, 1], odx=0.04 * w, ody=0.03 * h, oarea=[0, 0, w, h])
+        yy, xx = np.mgrid[0:h, 0:w]
+        mask = np.clip(
+            1.5 - 1.5 * np.hypot((xx - 0.6 * w) / (0.12 * w), (yy - 0.4 * h) / (0.12 * h)), 0, 1
+        )
+        mixed = out.numpy() * (1 - mask[..., None]) + moved.numpy() * mask[..., None]
+        out = pyvips.Image.new_from_array(mixed.astype(np.uint8))
+    return out
+
+
+@pytest.mark.parametrize("name", ["coffee", "astronaut"])
+def test_an_edited_copy_or_a_resized_copy_is_one_capture_and_a_burst_frame_is_not(name):
+    image = sample_image(name)
+    base = frame(image, 0.0)
+    original = saved(base)
+    edited = saved((base * 1.1 + 8).cast("uchar").gamma(exponent=1.15).cast("uchar"), 85)
     assert verify.same_photo(original, edited)
-    assert not verify.same_photo(grey_of(shifted(photo, 0.0)), grey_of(shifted(photo, 0.01)))
+    assert verify.same_photo(original, saved(base.resize(0.5), 80))
+    # Frames of a burst: shifted by 0.2% of the width (a fraction of a pixel
+    # at the size compared), or with a subject that moved, or both far apart.
+    assert not verify.same_photo(original, saved(frame(image, 0.002)))
+    assert not verify.same_photo(original, saved(frame(image, 0.0, motion=True)))
+    assert not verify.same_photo(original, saved(frame(image, 0.01)))
     assert not verify.same_photo(original, grey_of(sample_image("chelsea")))
+
+
+def test_the_offset_from_the_framing_is_in_thumbnail_pixels_with_its_uncertainty(photo):
+    frame_a = shifted(photo, 0.0)
+    q = thumb(frame_a, 200)
+    own = verify.align(q, grey_of(frame_a))
+    assert own.offset_px < 0.5 and own.offset_sigma_px < 1.0
+    # A frame 2% of the width to the side: about 4 px at 200 px.
+    sibling = verify.align(q, grey_of(shifted(photo, 0.02)))
+    assert 2.5 < sibling.offset_px < 6.0
 
 
 @pytest.mark.parametrize("side", [96, 90, 72])

@@ -1,32 +1,23 @@
-"""Match thumbnails against an album index: hash search, pixel check, decision.
+"""Match thumbnails against an album index: search, pixel check, decision.
 
 1. **Search.** Each thumbnail's hash row goes through the Rust kernel against
    every album view row; rows collapse to files (a file's distance is that of
    its closest view). When nothing is close, the thumbnail's 90/180/270-degree
    rotations and its mirror image are searched too (a thumbnail whose EXIF
    orientation was lost, a sideways original without a tag).
-2. **Check.** The close candidates are decoded again and the thumbnail is
-   located inside each (``verify.align``): a normalised cross-correlation score
-   and whether the framing is canonical (full frame, centred or edge-aligned
-   crop) or shifted, as a burst sibling is. When none fits, files further
-   down the ranking are checked too, and count only when one fits clearly.
-3. **Variants.** Candidates that are the same photo (an edited copy, a
-   duplicate: same framing to a fraction of a pixel, high correlation) form one
-   group, named by its primary (``--prefer`` glob, else the oldest file).
-4. **Decision** (thresholds in ``Policy``, calibrated as the README says):
-   ``unmatched`` when the best correlation is under ``ncc_min``. Otherwise the
-   *close* groups are those within ``ncc_margin`` of the best; a group framed
-   canonically outranks shifted ones. ``matched`` when one group is close, or
-   when exactly one close group is framed canonically (a burst's true frame
-   among its shifted siblings); ``ambiguous`` otherwise, or when the winner
-   fits only shifted by a few percent (another frame of a burst), with the
-   close groups listed, best first. A crop that fits every frame of a burst
-   alike is settled by exposure, less the offset the run's thumbnailer adds,
-   measured on its plain matches; answers that compared frames before it was
-   known are decided again.
-5. **One to one.** Within a set two thumbnails rarely share an original: a
-   group confidently matched by one thumbnail is dropped from another's rivals,
-   and two matches of one group in a set are flagged.
+2. **Check** (``checking``). The close candidates are decoded again and the
+   thumbnail is located inside each (``verify.align``): how well it fits, at
+   what scale, and how far (in pixels, with the measurement's uncertainty)
+   from a standard framing. Files further down the ranking, and the other
+   frames of a candidate's burst, are checked when the nearest do not settle
+   it; files that are one capture (an edited copy, a duplicate) are grouped.
+3. **Decision** (``decision.decide``, a pure function of that evidence): a
+   calibrated confidence per candidate group, and ``matched``, ``ambiguous``
+   or ``unmatched`` with a reason. The run's exposure offset (the
+   thumbnailer's rounding moves every thumbnail's mean alike) is measured on
+   its confident matches and every answer is decided again with it.
+4. **One to one.** Within a set two thumbnails rarely share an original: of two
+   matched to one photo, the less confident is flagged.
 """
 
 from __future__ import annotations
@@ -40,11 +31,28 @@ import numpy as np
 
 from . import hashing, verify
 from ._core import hamming_topk
-from .decision import DEFAULT_POLICY, ORIENTATIONS, Checker, Policy, one_to_one
+from .checking import Checker
+from .decision import (
+    DEFAULT_POLICY,
+    Policy,
+    decide,
+    exposure_offset,
+    exposure_sample,
+    one_to_one,
+)
 from .errors import DecodeError, UsageError
+from .evidence import Evidence
 from .index import AlbumArrays, scan_album
 from .progress import threaded_map
 from .results import UNMATCHED, Candidate, QueryResult, SetInfo, Skipped
+
+ORIENTATIONS: tuple[tuple[str, Callable[[np.ndarray], np.ndarray]], ...] = (
+    ("upright", lambda g: g),
+    ("rotated 90°", lambda g: np.rot90(g, 1)),
+    ("rotated 180°", lambda g: np.rot90(g, 2)),
+    ("rotated 270°", lambda g: np.rot90(g, 3)),
+    ("mirrored", lambda g: g[:, ::-1]),
+)
 
 
 @dataclass(frozen=True)
@@ -162,22 +170,64 @@ def _decide_all(
     jobs: int | None,
     loader: Callable[[str], np.ndarray],
 ) -> list[QueryResult]:
+    evidence = gather_evidence(album, queries, policy, progress, jobs, loader)
+    return decide_all(evidence, policy)
+
+
+def gather_evidence(
+    album: AlbumArrays,
+    queries: Sequence[QueryImage],
+    policy: Policy = DEFAULT_POLICY,
+    progress: bool = False,
+    jobs: int | None = None,
+    loader: Callable[[str], np.ndarray] = verify.load_candidate,
+) -> list[list[Evidence]]:
+    """Search and check every thumbnail: per thumbnail, its evidence upright
+    and, when upright settles nothing and a turn came closer in hash, turned."""
     files: dict[str, int] = {}
     searched = _search(album, queries, policy, files)
     rows = album.hashes.shape[0]
     checker = Checker(
         loader, policy, album, files, lambda row, k: _candidates(album, row, min(k, rows), files)[0]
     )
+    turns = dict(ORIENTATIONS)
+
+    def one(work: tuple[QueryImage, list[tuple[str, list[Candidate]]]]) -> list[Evidence]:
+        q, options = work
+        out = []
+        for orientation, cands in options:
+            grey = turns[orientation](q.grey)
+            row = q.row if orientation == ORIENTATIONS[0][0] else _row(grey)
+            out.append(checker.evidence(q.set, q.path, grey, row, orientation, cands))
+            if decide(out[-1], policy).status != UNMATCHED:
+                break
+        return out
+
     work = list(zip(queries, searched, strict=True))
-    results = list(threaded_map(lambda w: checker.decide(*w), work, "checking", progress, jobs))
-    if checker.calibrate_exposure():
-        # Burst frames compared by exposure before the run's offset was known: again.
-        again = [i for i, (q, _) in enumerate(work) if checker.decided_by_exposure(q)]
-        redo = [work[i] for i in again]
-        redone = threaded_map(lambda w: checker.decide(*w), redo, "re-checking", progress, jobs)
-        for i, r in zip(again, redone, strict=True):
-            results[i] = r
-    return one_to_one(results, policy)
+    return list(threaded_map(one, work, "checking", progress, jobs))
+
+
+def decide_all(evidence: Sequence[Sequence[Evidence]], policy: Policy) -> list[QueryResult]:
+    """Decide every thumbnail from its evidence (``gather_evidence``): once to
+    measure the run's exposure offset on its confident matches, then again with
+    it; the first orientation that finds something answers."""
+    first = [decide(ev[0], policy) for ev in evidence]
+    samples = [
+        s
+        for r, ev in zip(first, evidence, strict=True)
+        if (s := exposure_sample(r, ev[0], policy)) is not None
+    ]
+    offset = exposure_offset(samples, policy)
+    results = []
+    for options in evidence:
+        answers = [decide(ev, policy, offset) for ev in options]
+        found = [r for r in answers if r.status != UNMATCHED]
+        results.append(found[0] if found else answers[0])
+    return one_to_one(results)
+
+
+def _row(grey: np.ndarray) -> np.ndarray:
+    return hashing.hash_grey(grey, album=False).rows[:1]
 
 
 def _search(
@@ -195,9 +245,7 @@ def _search(
     for name, turn in ORIENTATIONS[1:]:
         if not far:
             break
-        turned = np.concatenate(
-            [hashing.hash_grey(turn(queries[i].grey), album=False).rows[:1] for i in far]
-        )
+        turned = np.concatenate([_row(turn(queries[i].grey)) for i in far])
         for i, cands in zip(far, _candidates(album, turned, k, files), strict=True):
             if cands and cands[0].distance <= policy.rotate_above:
                 if i not in best or cands[0].distance < best[i][1][0].distance:

@@ -12,6 +12,7 @@ import json
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, replace
+from enum import Enum
 
 from .safeio import csv_text, write_atomic
 
@@ -30,9 +31,47 @@ CSV_COLUMNS = (
     "score",
     "variants",
     "note",
+    "confidence",
+    "reason",
 )
 DECISIONS_NAME = "decisions.json"
 DECISIONS_VERSION = 2
+
+
+class Reason(str, Enum):
+    """Why a thumbnail got its answer; ``QueryResult.note`` is rendered from it.
+
+    Nothing decides by reading a note: code compares reasons.
+    """
+
+    FRAMED = "framed"  # fits its candidate at a standard framing
+    CROP = "crop"  # fits as a crop at a free position
+    FRAMES_ALIKE = "frames_alike"  # several candidates fit at a standard framing alike
+    SHIFTED = "shifted"  # fits nearly full size, but off the framing: another frame?
+    BURST_CROP = "burst_crop"  # a crop that fits several frames of a burst alike
+    EXPOSURE_OFF = "exposure_off"  # fits as a crop, but exposed otherwise: another frame?
+    UNSURE = "unsure"  # fits, but not surely enough to answer
+    NO_FIT = "no_fit"  # candidates found, none fits on pixels
+    NO_CANDIDATE = "no_candidate"  # no album file is close in hash
+    SAME_ORIGINAL = "same_original"  # another thumbnail of the set matched it more surely
+
+    @property
+    def text(self) -> str:
+        return REASON_TEXT[self]
+
+
+REASON_TEXT = {
+    Reason.FRAMED: "",
+    Reason.CROP: "found as a crop",
+    Reason.FRAMES_ALIKE: "several photos fit alike (a burst, or copies)",
+    Reason.SHIFTED: "fits only shifted: another frame of a burst?",
+    Reason.BURST_CROP: "a crop that fits several frames of a burst alike",
+    Reason.EXPOSURE_OFF: "fits as a crop, but exposed otherwise: another frame of a burst?",
+    Reason.UNSURE: "fits, but not surely enough to answer",
+    Reason.NO_FIT: "no candidate fits on pixels",
+    Reason.NO_CANDIDATE: "no album photo is close",
+    Reason.SAME_ORIGINAL: "same original as another thumbnail of the set",
+}
 
 
 @dataclass(frozen=True)
@@ -56,9 +95,12 @@ class Candidate:
 class QueryResult:
     """The decision for one thumbnail. ``match`` is set only when ``status == "matched"``.
 
-    ``distance`` and ``score`` are the best candidate's; ``variants`` the other
-    members of the match's variant group; ``note`` says why a decision was made
-    when that is not obvious (a rotated thumbnail, a one-to-one tie-break).
+    ``distance`` and ``score`` are the first candidate's; ``variants`` the other
+    members of the match's variant group; ``confidence`` the calibrated
+    probability that the first candidate (the match, when matched) is the
+    thumbnail's original (None when nothing was compared); ``reason`` why the
+    answer is what it is, and ``note`` the same in words (with the thumbnail's
+    turn, when it was found rotated).
     """
 
     set: str
@@ -70,6 +112,8 @@ class QueryResult:
     score: float | None = None
     variants: tuple[str, ...] = ()
     note: str = ""
+    confidence: float | None = None
+    reason: str = ""
     #: SHA-256 of the thumbnail file's bytes when it was matched: a decision
     #: made on the review page holds it too, so it never applies to another file
     #: that later takes the same name.
@@ -136,6 +180,8 @@ def csv_document(run: MatchRun) -> str:
                 "" if r.score is None else f"{r.score:.4f}",
                 ";".join(r.variants),
                 r.note,
+                "" if r.confidence is None else f"{r.confidence:.4f}",
+                r.reason,
             ]
             for r in run.results
         ),
@@ -191,6 +237,8 @@ def read_json(path: str) -> MatchRun:
             score=r.get("score"),
             variants=tuple(r.get("variants", ())),
             note=r.get("note", ""),
+            confidence=r.get("confidence"),
+            reason=r.get("reason", ""),
             query_sha256=r.get("query_sha256", ""),
         )
         for r in data["results"]

@@ -1,0 +1,279 @@
+"""Fit photomatch's confidence model on training albums, and replay decisions.
+
+The decision (``photomatch.decision.decide``) is a pure function of the evidence
+the pixel check gathers, so the evidence of an album is gathered once and the
+decision replayed under any ``Policy`` in seconds:
+
+    python benches/calibrate.py collect ROOT [ROOT ...]
+    python benches/calibrate.py fit ROOT [ROOT ...]          # training albums only
+    python benches/calibrate.py evaluate ROOT [ROOT ...] [--policy NAME=VALUE ...]
+
+``ROOT`` is an album folder made by ``accuracy.py run`` (its ``truth.json`` and
+``index.sqlite``). ``collect`` hashes the thumbnails, gathers every thumbnail's
+evidence (``matching.gather_evidence``) and saves it with its labels in
+``ROOT/evidence.pkl``.
+
+``fit`` labels every candidate group the pixel check measured: right (the
+thumbnail's original or an edited copy of it is in the group) or not (a burst
+sibling, a stranger; every group of a distractor). It fits a logistic model of
+``decision.FEATURES`` by Newton's method with a small ridge penalty (weights
+other than the bias), then picks ``match_confidence``: the lowest threshold at
+which the replayed ``matched`` answers on these albums are all right (at
+least ``--precision``), rounded up to the next 0.01, and never under 0.5.
+``review_confidence`` stays at its default (a reviewer's budget, not a fit).
+It prints the weights and thresholds to paste into ``Policy`` and the
+reliability table on the training albums.
+
+``evaluate`` replays the decisions (``matching.decide_all``) and reports per
+album and overall: top-1 over thumbnails with an original, precision and recall
+of ``matched``, distractors matched, share ambiguous, the clear matches refused
+(first candidate right at correlation >= 0.97 with no other within the margin,
+answered ``unmatched``) and the reliability of the confidence. Test albums are
+evaluated only once the policy is frozen (benches/README.md lists them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import pickle
+import sys
+from collections import defaultdict
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from photomatch import decision, matching  # noqa: E402
+from photomatch.index import AlbumIndex  # noqa: E402
+
+EVIDENCE = "evidence.pkl"
+BINS = (0.0, 0.5, 0.9, 0.99, 1.0000001)
+
+
+@dataclasses.dataclass
+class Thumb:
+    """One thumbnail's evidence and truth (paths absolute, real)."""
+
+    path: str
+    preset: str
+    distractor: str
+    expected: frozenset[str]
+    evidence: list  # list[Evidence]: upright, then a turn when one was checked
+
+
+def collect(root: str) -> list[Thumb]:
+    with open(os.path.join(root, "truth.json")) as fh:
+        truth = json.load(fh)
+    album = os.path.realpath(os.path.join(root, truth["album"]))
+    thumbs = os.path.realpath(os.path.join(root, truth["thumbs"]))
+    with AlbumIndex(album, os.path.join(root, "index.sqlite")) as index:
+        index.update(progress=True)
+        arrays = index.load()
+    sets = matching.name_sets([os.path.join(thumbs, s) for s in truth["sets"]])
+    queries, _ = matching.hash_queries(sets, progress=True)
+    gathered = matching.gather_evidence(arrays, queries, progress=True)
+    by_path = {os.path.realpath(q.path): ev for q, ev in zip(queries, gathered, strict=True)}
+    out = []
+    for t in truth["thumbnails"]:
+        path = os.path.join(thumbs, t["path"])
+        if path not in by_path:
+            continue  # unreadable thumbnail
+        expected = frozenset(os.path.join(album, p) for p in t["expected"])
+        out.append(Thumb(path, t["preset"], t["distractor"], expected, by_path[path]))
+    with open(os.path.join(root, EVIDENCE), "wb") as fh:
+        pickle.dump(out, fh)
+    return out
+
+
+def load(root: str) -> list[Thumb]:
+    with open(os.path.join(root, EVIDENCE), "rb") as fh:
+        return pickle.load(fh)
+
+
+def right(group, expected: frozenset[str]) -> bool:
+    return any(os.path.realpath(m.path) in expected for m in group.members)
+
+
+def design(thumbs: list[Thumb], policy: decision.Policy) -> tuple[np.ndarray, np.ndarray]:
+    """Features and labels of every measured candidate group."""
+    xs, ys = [], []
+    for t in thumbs:
+        for ev in t.evidence:
+            for g in ev.groups:
+                xs.append(decision.features(g, ev.groups, policy))
+                ys.append(right(g, t.expected))
+    return np.array(xs), np.array(ys, dtype=float)
+
+
+def fit_logistic(x: np.ndarray, y: np.ndarray, ridge: float = 0.01) -> np.ndarray:
+    """Weights maximising the penalised log-likelihood (Newton's method)."""
+    w = np.zeros(x.shape[1])
+    penalty = np.full(x.shape[1], ridge)
+    penalty[0] = 0.0  # the bias is free
+    for _ in range(100):
+        p = 1.0 / (1.0 + np.exp(-np.clip(x @ w, -50, 50)))
+        grad = x.T @ (p - y) + penalty * w
+        hess = (x * (p * (1 - p))[:, None]).T @ x + np.diag(penalty) + 1e-9 * np.eye(len(w))
+        step = np.linalg.solve(hess, grad)
+        w -= step
+        if np.abs(step).max() < 1e-8:
+            break
+    return w
+
+
+def replay(thumbs: list[Thumb], policy: decision.Policy) -> list:
+    return matching.decide_all([t.evidence for t in thumbs], policy)
+
+
+def metrics(thumbs: list[Thumb], results: list) -> dict:
+    n = len(thumbs)
+    with_orig = [i for i, t in enumerate(thumbs) if not t.distractor]
+    matched = [i for i, r in enumerate(results) if r.status == "matched"]
+
+    def named_right(i: int) -> bool:
+        r = results[i]
+        named = r.match if r.status == "matched" else (r.candidates[0].path if r.candidates else None)
+        return named is not None and os.path.realpath(named) in thumbs[i].expected
+
+    wrong = [i for i in matched if not named_right(i)]
+    refused = []
+    for i in with_orig:
+        r = results[i]
+        c = r.candidates
+        if r.status != "unmatched" or not c or c[0].score is None or c[0].score < 0.97:
+            continue
+        clear = all(o.score is None or o.score < c[0].score - 0.03 for o in c[1:])
+        if clear and os.path.realpath(c[0].path) in thumbs[i].expected:
+            refused.append(thumbs[i].path)
+    bins = []
+    for lo, hi in zip(BINS[:-1], BINS[1:], strict=True):
+        inside = [i for i, r in enumerate(results) if r.confidence is not None and lo <= r.confidence < hi]
+        bins.append((lo, min(hi, 1.0), len(inside), sum(named_right(i) for i in inside)))
+    top1 = sum(
+        1
+        for i in with_orig
+        if results[i].candidates and os.path.realpath(results[i].candidates[0].path) in thumbs[i].expected
+    )
+    return {
+        "thumbnails": n,
+        "with_original": len(with_orig),
+        "top1": top1,
+        "matched": len(matched),
+        "matched_wrong": len(wrong),
+        "matched_right": len(matched) - len(wrong),
+        "distractors_matched": sum(1 for i in matched if thumbs[i].distractor),
+        "ambiguous": sum(1 for r in results if r.status == "ambiguous"),
+        "refused": refused,
+        "wrong": [(thumbs[i].path, thumbs[i].preset, results[i].reason) for i in wrong],
+        "bins": bins,
+    }
+
+
+def report(name: str, m: dict) -> str:
+    wo = max(m["with_original"], 1)
+    prec = m["matched_right"] / m["matched"] if m["matched"] else float("nan")
+    lines = [
+        f"{name}: {m['thumbnails']} thumbnails; top-1 {m['top1'] / wo:.1%}, "
+        f"precision {prec:.2%} ({m['matched_wrong']} wrong of {m['matched']}), "
+        f"recall {m['matched_right'] / wo:.1%}, ambiguous {m['ambiguous'] / m['thumbnails']:.1%}, "
+        f"distractors matched {m['distractors_matched']}, clear matches refused {len(m['refused'])}"
+    ]
+    for lo, hi, k, good in m["bins"]:
+        share = f"{good / k:.1%}" if k else "-"
+        lines.append(f"    confidence [{lo:.2f}, {hi:.2f}): {k:4d} answers, right {share}")
+    for w in m["wrong"]:
+        lines.append(f"    wrong: {w}")
+    for r in m["refused"]:
+        lines.append(f"    refused: {r}")
+    return "\n".join(lines)
+
+
+def merged(ms: list[dict]) -> dict:
+    out: dict = defaultdict(int)
+    for m in ms:
+        for k, v in m.items():
+            if k == "bins":
+                continue
+            out[k] = out[k] + v if not isinstance(v, list) else (out[k] or []) + v
+    out["bins"] = [
+        (b[0][0], b[0][1], sum(x[2] for x in b), sum(x[3] for x in b))
+        for b in zip(*(m["bins"] for m in ms), strict=True)
+    ]
+    return dict(out)
+
+
+def policy_from(pairs: list[str], weights: str | None) -> decision.Policy:
+    changes: dict = {}
+    if weights:
+        with open(weights) as fh:
+            changes.update(json.load(fh))
+        changes["weights"] = tuple(changes["weights"])
+    for pair in pairs:
+        name, _, value = pair.partition("=")
+        default = getattr(decision.DEFAULT_POLICY, name)
+        changes[name] = type(default)(value)
+    return dataclasses.replace(decision.DEFAULT_POLICY, **changes)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    c = sub.add_parser("collect")
+    c.add_argument("roots", nargs="+")
+    f = sub.add_parser("fit")
+    f.add_argument("roots", nargs="+")
+    f.add_argument("--precision", type=float, default=1.0, help="of matched on the training albums")
+    f.add_argument("--out", help="write the fitted weights and thresholds here (JSON)")
+    e = sub.add_parser("evaluate")
+    e.add_argument("roots", nargs="+")
+    e.add_argument("--weights", help="JSON written by fit --out (default: photomatch's Policy)")
+    e.add_argument("--policy", action="append", default=[], metavar="NAME=VALUE")
+    args = ap.parse_args()
+    if args.cmd == "collect":
+        for root in args.roots:
+            thumbs = collect(root)
+            print(f"{root}: evidence of {len(thumbs)} thumbnails")
+        return
+    albums = {root: load(root) for root in args.roots}
+    if args.cmd == "fit":
+        base = decision.DEFAULT_POLICY
+        everything = [t for ts in albums.values() for t in ts]
+        x, y = design(everything, base)
+        w = fit_logistic(x, y)
+        print(f"{len(y)} candidate groups, {int(y.sum())} right")
+        for name, weight in zip(decision.FEATURES, w, strict=True):
+            print(f"  {name:12s} {weight:+.3f}")
+        policy = dataclasses.replace(base, weights=tuple(round(float(v), 3) for v in w))
+        chosen = None
+        for t in np.arange(0.5, 1.0, 0.01):
+            trial = dataclasses.replace(policy, match_confidence=round(float(t), 2))
+            m = merged([metrics(ts, replay(ts, trial)) for ts in albums.values()])
+            prec = m["matched_right"] / m["matched"] if m["matched"] else 1.0
+            if prec >= args.precision:
+                chosen = trial
+                break
+        if chosen is None:
+            raise SystemExit("no threshold reaches the precision asked for")
+        print(f"match_confidence = {chosen.match_confidence}")
+        print(f"weights = {chosen.weights}")
+        ms = [metrics(ts, replay(ts, chosen)) for ts in albums.values()]
+        for root, m in zip(albums, ms, strict=True):
+            print(report(root, m))
+        print(report("training albums", merged(ms)))
+        if args.out:
+            with open(args.out, "w") as fh:
+                json.dump({"weights": list(chosen.weights), "match_confidence": chosen.match_confidence}, fh)
+        return
+    policy = policy_from(args.policy, args.weights)
+    ms = [metrics(ts, replay(ts, policy)) for ts in albums.values()]
+    for root, m in zip(albums, ms, strict=True):
+        print(report(root, m))
+    if len(ms) > 1:
+        print(report("all", merged(ms)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,234 @@
+"""The pixel check of a run: from hash candidates to ``Evidence``.
+
+For each thumbnail (in one orientation) the nearest album files are decoded
+again and the thumbnail located in each (``verify.align``); when none fits, a
+second look goes further down the hash ranking; when the best fit is not a
+standard framing (a crop, or a shifted frame), the other frames of the
+candidates' bursts are gathered and checked too, since a crop of one frame
+fits its siblings about as well. Files that are one capture (an edited copy, a
+duplicate) are grouped. Everything measured goes into an ``Evidence`` record
+for ``decision.decide``; this module decides nothing itself.
+
+``Checker`` owns the run's caches (decoded candidates, burst siblings, capture
+tests), which are shared by the threads checking thumbnails.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import threading
+from collections.abc import Callable
+
+import numpy as np
+
+from . import verify
+from ._core import hamming_topk
+from .decision import Policy, on_frame, plausible
+from .errors import DecodeError
+from .evidence import BY_BURST, BY_SEARCH, BY_SECOND_LOOK, Evidence, Fit, Group
+from .index import AlbumArrays
+from .results import Candidate
+
+#: Decoded candidates kept at most (about 200 KiB each at the check's size).
+_DECODE_CACHE = 256
+
+
+class Checker:
+    """Gathers the evidence for one thumbnail at a time (thread-safe)."""
+
+    def __init__(
+        self,
+        loader: Callable[[str], np.ndarray],
+        policy: Policy,
+        album: AlbumArrays,
+        files: dict[str, int],
+        search: Callable[[np.ndarray, int], list[Candidate]] | None = None,
+    ) -> None:
+        self.loader = loader
+        self.policy = policy
+        self.album = album
+        self.files = files  # album file index of every candidate's path
+        #: ``search(row, k)``: the album files nearest a hash row, nearest first,
+        #: from its ``k`` nearest view rows (for the second look).
+        self.search = search
+        self._lock = threading.Lock()
+        self._decoded: dict[str, np.ndarray | None] = {}
+        self._siblings: dict[str, tuple[str, ...]] = {}
+        #: ``verify.same_photo`` verdicts by pair of paths: the same few
+        #: candidates (a burst's frames, a photo and its copies) come up for
+        #: many thumbnails.
+        self._same: dict[tuple[str, str], bool] = {}
+
+    def evidence(
+        self,
+        set_name: str,
+        query: str,
+        grey: np.ndarray,
+        row: np.ndarray,
+        orientation: str,
+        cands: list[Candidate],
+    ) -> Evidence:
+        """Check ``cands`` (nearest first) for the thumbnail ``grey`` (already
+        turned to ``orientation``; ``row`` its hash row)."""
+        p = self.policy
+        cands = [c for c in cands if c.distance <= p.hash_max]
+        ranked = tuple((c.path, c.distance, c.view) for c in cands)
+        q = verify.Thumbnail(grey)
+        # The nearest few always (a heavy crop can rank behind a lucky stranger),
+        # then any others close to the best.
+        near = [
+            (i, c)
+            for i, c in enumerate(cands[: p.fine_candidates])
+            if i < p.fine_always or c.distance <= cands[0].distance + p.fine_window
+        ]
+        fits = self._check(q, [(c, i, BY_SEARCH) for i, c in near])
+        groups = self._group(fits)
+        if not any(plausible(g, p) for g in groups) and orientation == "upright" and self.search:
+            seen = {c.path for c in cands[: p.fine_candidates]}
+            further = [
+                (i, c)
+                for i, c in enumerate(self.search(row, p.second_look_rows))
+                if c.distance <= p.second_look_bits and c.path not in seen
+            ][: p.second_look]
+            found = self._check(q, [(c, i, BY_SECOND_LOOK) for i, c in further])
+            kept = [f for f in found if plausible(Group((f,)), p)]
+            if kept:
+                groups = self._group(fits + kept)
+                fits = fits + kept
+        live = sorted((g for g in groups if plausible(g, p)), key=lambda g: -g.fit.ncc)
+        if live and not on_frame(live[0].fit, p):
+            close = [g for g in live if g.fit.ncc >= live[0].fit.ncc - p.ncc_margin]
+            frames = self._burst_frames([g.primary.path for g in close], fits)
+            if frames:
+                extra = [
+                    (Candidate(path, self._distance(row, path), "full"), -1, BY_BURST)
+                    for path in frames
+                ]
+                fits = fits + self._check(q, extra)
+                groups = self._group(fits)
+        return Evidence(set_name, query, orientation, ranked, tuple(groups))
+
+    def _check(self, q: verify.Thumbnail, todo: list[tuple[Candidate, int, str]]) -> list[Fit]:
+        """Align the thumbnail in each candidate that decodes."""
+        fits = []
+        for cand, rank, how in todo:
+            grey = self._grey(cand.path)
+            if grey is not None:
+                siblings = len(self._burst_siblings(cand.path))
+                fits.append(
+                    Fit(
+                        cand.path,
+                        cand.distance,
+                        cand.view,
+                        rank,
+                        how,
+                        verify.align(q, grey),
+                        siblings,
+                    )
+                )
+        return fits
+
+    def _group(self, fits: list[Fit]) -> list[Group]:
+        """Fits of one capture together, each group's primary first."""
+        groups: list[list[Fit]] = []
+        for f in sorted(fits, key=lambda f: -f.alignment.ncc):
+            for g in groups:
+                if self._same_photo(g[0].path, f.path):
+                    g.append(f)
+                    break
+            else:
+                groups.append([f])
+        return [
+            Group(tuple(sorted(g, key=lambda m: _primary_key(m.path, self.policy.prefer))))
+            for g in groups
+        ]
+
+    def _same_photo(self, a: str, b: str) -> bool:
+        """``verify.same_photo`` of two album files, asked once per pair in a run."""
+        key = (a, b) if a < b else (b, a)
+        with self._lock:
+            known = self._same.get(key)
+        if known is None:
+            ga, gb = self._grey(key[0]), self._grey(key[1])
+            known = (
+                ga is not None
+                and gb is not None
+                and verify.same_photo(ga, gb, self.policy.variant_detail_min)
+            )
+            with self._lock:
+                if len(self._same) >= 1 << 16:
+                    self._same.clear()
+                self._same[key] = known
+        return known
+
+    def _burst_siblings(self, path: str) -> tuple[str, ...]:
+        """Other album files whose full frame is within ``burst_bits`` of ``path``'s."""
+        with self._lock:
+            known = self._siblings.get(path)
+        if known is not None:
+            return known
+        album = self.album
+        file = self.files.get(path)
+        out: list[str] = []
+        if file is not None:
+            start = int(np.searchsorted(album.row_file, file))  # view 0 comes first
+            k = min(self.policy.rows_per_query, album.hashes.shape[0])
+            rows, dists = hamming_topk(album.hashes[start : start + 1], album.hashes, k)
+            for r, d in zip(rows[0].tolist(), dists[0].tolist(), strict=True):
+                if d > self.policy.burst_bits:
+                    break
+                other = int(album.row_file[r])
+                if other != file and album.path(other) not in out:
+                    out.append(album.path(other))
+                    self.files.setdefault(album.path(other), other)
+        found = tuple(out)
+        with self._lock:
+            self._siblings[path] = found
+        return found
+
+    def _burst_frames(self, paths: list[str], fits: list[Fit]) -> list[str]:
+        """Frames of the bursts of ``paths`` not checked yet. Siblings of
+        siblings too: a dark or flat frame hashes loosely, and the frame between
+        two found ones can sit farther from either than they sit from each other."""
+        done = {f.path for f in fits}
+        frames: set[str] = set()
+        frontier = list(paths)
+        while frontier and len(frames) < self.policy.max_burst_frames:
+            new = set(self._burst_siblings(frontier.pop())) - frames - done
+            frames |= new
+            frontier += sorted(new)
+        return sorted(frames)[: self.policy.max_burst_frames]
+
+    def _distance(self, row: np.ndarray, path: str) -> int:
+        """The thumbnail's hash distance to ``path``'s closest view."""
+        album = self.album
+        file = self.files[path]
+        lo = int(np.searchsorted(album.row_file, file))
+        hi = int(np.searchsorted(album.row_file, file, side="right"))
+        _, dists = hamming_topk(np.ascontiguousarray(row[:1]), album.hashes[lo:hi], 1)
+        return int(dists[0, 0])
+
+    def _grey(self, path: str) -> np.ndarray | None:
+        with self._lock:
+            if path in self._decoded:
+                return self._decoded[path]
+        try:
+            grey = self.loader(path)
+        except (DecodeError, OSError):
+            grey = None
+        with self._lock:
+            if len(self._decoded) >= _DECODE_CACHE:
+                self._decoded.clear()
+            self._decoded[path] = grey
+        return grey
+
+
+def _primary_key(path: str, prefer: str | None) -> tuple:
+    preferred = prefer is not None and fnmatch.fnmatch(path, prefer)
+    try:
+        mtime = os.stat(path).st_mtime_ns
+    except OSError:
+        mtime = 1 << 62
+    # Without --prefer: the oldest file, as an edit is made after the original.
+    return (not preferred, mtime, len(path), path)

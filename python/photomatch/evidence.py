@@ -1,0 +1,86 @@
+"""What the pixel check measured about one thumbnail: the input of the decision.
+
+The search and the pixel check (``checking``) gather, for each thumbnail, the
+album files worth looking at and how the thumbnail fits each of them; the
+decision (``decision.decide``) is a pure function of these records. They are
+plain data so that a run's evidence can be saved, replayed under another
+``Policy`` and used to calibrate the confidence (``benches/calibrate.py``)
+without decoding anything again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .verify import Alignment
+
+#: How a candidate came to be checked on pixels.
+BY_SEARCH = "search"  # among the nearest files in the hash search
+BY_SECOND_LOOK = "second look"  # further down the ranking, when none of the nearest fit
+BY_BURST = "burst"  # another frame of a checked candidate's burst
+
+
+@dataclass(frozen=True)
+class Fit:
+    """One album file and how the thumbnail fits it.
+
+    ``distance`` is the hash distance in bits (0-128) from the thumbnail to the
+    file's closest view, ``view`` that view; ``rank`` the file's place in the
+    hash ranking (0 = nearest; -1 when it was not ranked: a burst frame found
+    through a sibling); ``siblings`` how many other album files are so close
+    to it in hash that they may be frames of one burst.
+    """
+
+    path: str
+    distance: int
+    view: str
+    rank: int
+    found_by: str
+    alignment: Alignment
+    siblings: int = 0
+
+
+@dataclass(frozen=True)
+class Group:
+    """Album files that are one capture (``verify.same_photo``): a photo and its
+    edited copies or duplicates; the primary first (``--prefer``, else the
+    oldest file)."""
+
+    members: tuple[Fit, ...]
+
+    @property
+    def primary(self) -> Fit:
+        return self.members[0]
+
+    @property
+    def fit(self) -> Alignment:
+        """The group's best alignment."""
+        return max((m.alignment for m in self.members), key=lambda a: a.ncc)
+
+    @property
+    def distance(self) -> int:
+        return min(m.distance for m in self.members)
+
+    @property
+    def siblings(self) -> int:
+        return max(m.siblings for m in self.members)
+
+    @property
+    def found_by(self) -> str:
+        return self.primary.found_by
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Everything the decision sees about one thumbnail in one orientation.
+
+    ``ranked`` is the hash ranking (path, distance, view) of the files within
+    ``Policy.hash_max``, nearest first, checked on pixels or not; ``groups``
+    the checked files, grouped by capture.
+    """
+
+    set: str
+    query: str
+    orientation: str
+    ranked: tuple[tuple[str, int, str], ...]
+    groups: tuple[Group, ...]

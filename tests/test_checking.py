@@ -1,0 +1,106 @@
+"""The pixel check of a run (``checking.Checker``): what it gathers as evidence,
+and the second look further down the hash ranking when none of the nearest fits."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import pyvips
+
+from photomatch import hashing, verify
+from photomatch.checking import Checker
+from photomatch.decision import Policy, decide
+from photomatch.demo import sample_image
+from photomatch.evidence import BY_SEARCH, BY_SECOND_LOOK
+from photomatch.results import MATCHED, UNMATCHED, Candidate
+
+STRANGERS = ("astronaut", "rocket", "camera", "brick")
+
+
+@pytest.fixture(scope="module")
+def album() -> dict[str, np.ndarray]:
+    """Album files as the pixel check decodes them (grey, 500-px box), by name."""
+    out = {}
+    for name in ("coffee", "chelsea", *STRANGERS):
+        image = sample_image(name).thumbnail_image(500)
+        out[name] = hashing.grey_from_image(image)
+    return out
+
+
+def crop_of(name: str, box: tuple[int, int, int, int], q: int = 40) -> np.ndarray:
+    """A thumbnail: an off-centre crop of ``name``, shrunk and saved as a JPEG."""
+    crop = sample_image(name).crop(*box).thumbnail_image(260)
+    return hashing.grey_from_image(pyvips.Image.new_from_buffer(crop.jpegsave_buffer(Q=q), ""))
+
+
+def checker(album: dict[str, np.ndarray], ranking: list[str], policy: Policy) -> Checker:
+    """A checker whose hash search ranks the album files in ``ranking`` order."""
+    deeper = [Candidate(name, 30 + i, "full") for i, name in enumerate(ranking)]
+    return Checker(album.__getitem__, policy, None, {}, lambda row, k: deeper)  # type: ignore[arg-type]
+
+
+def gather(check: Checker, grey: np.ndarray, nearest: list[Candidate]):
+    row = hashing.hash_grey(grey, album=False).rows[:1]
+    return check.evidence("set", "/thumbs/t.jpg", grey, row, "upright", nearest)
+
+
+def test_the_evidence_holds_what_was_measured(album):
+    grey = crop_of("coffee", (40, 30, 500, 340))
+    nearest = [Candidate("coffee", 12, "full"), Candidate("astronaut", 30, "full")]
+    ev = gather(checker(album, [], Policy(second_look=0)), grey, nearest)
+    assert ev.ranked == (("coffee", 12, "full"), ("astronaut", 30, "full"))
+    by_path = {g.primary.path: g for g in ev.groups}
+    coffee = by_path["coffee"]
+    assert (coffee.distance, coffee.found_by, coffee.primary.rank) == (12, BY_SEARCH, 0)
+    assert coffee.fit.ncc > 0.95 and 0.75 < coffee.fit.scale < 0.95
+    assert by_path["astronaut"].fit.ncc < 0.7
+
+
+def test_a_clear_fit_further_down_the_ranking_is_found(album):
+    grey = crop_of("coffee", (40, 30, 500, 340))
+    nearest = [Candidate(name, 20 + i, "full") for i, name in enumerate(STRANGERS)]
+    ranking = [*STRANGERS, "chelsea", "coffee"]
+    ev = gather(checker(album, ranking, Policy()), grey, nearest)
+    found = decide(ev, Policy())
+    assert found.status == MATCHED and found.match == "coffee"
+    assert next(g for g in ev.groups if g.primary.path == "coffee").found_by == BY_SECOND_LOOK
+    # Without the second look nothing near fits.
+    alone = decide(gather(checker(album, ranking, Policy(second_look=0)), grey, nearest), Policy())
+    assert alone.status == UNMATCHED
+
+
+def test_strangers_further_down_stay_strangers(album):
+    grey = crop_of("coffee", (40, 30, 500, 340))
+    nearest = [Candidate(name, 20 + i, "full") for i, name in enumerate(STRANGERS[:2])]
+    ev = gather(checker(album, [*STRANGERS, "chelsea"], Policy()), grey, nearest)
+    assert decide(ev, Policy()).status == UNMATCHED
+    # Second-look files that do not fit are not kept as evidence.
+    assert {g.primary.path for g in ev.groups} == set(STRANGERS[:2])
+
+
+def test_a_find_must_fit_clearly(album):
+    grey = crop_of("coffee", (40, 30, 500, 340))
+    nearest = [Candidate(name, 20 + i, "full") for i, name in enumerate(STRANGERS)]
+    strict = Policy(second_look_ncc=0.999)
+    ev = gather(checker(album, [*STRANGERS, "coffee"], strict), grey, nearest)
+    assert decide(ev, strict).status == UNMATCHED
+
+
+def test_a_pair_of_album_files_is_compared_once_per_run(album, monkeypatch):
+    # Same-capture verdicts are kept by pair of paths: the candidates of
+    # thumbnails of one burst, or of one photo's copies, come up again and again.
+    calls: list[tuple[int, int]] = []
+    real = verify.same_photo
+
+    def counted(a: np.ndarray, b: np.ndarray, detail_min: float = 0.9) -> bool:
+        calls.append((id(a), id(b)))
+        return real(a, b, detail_min)
+
+    monkeypatch.setattr(verify, "same_photo", counted)
+    edited = dict(album, coffee_edited=np.clip(album["coffee"] * 1.1 + 5, 0, 255).astype(np.uint8))
+    check = checker(edited, [], Policy(second_look=0))
+    nearest = [Candidate("coffee", 10, "full"), Candidate("coffee_edited", 12, "full")]
+    for box in ((40, 30, 500, 340), (20, 10, 520, 350)):
+        result = decide(gather(check, crop_of("coffee", box), nearest), Policy())
+        assert result.status == MATCHED and result.variants, result
+    assert len(calls) == 1

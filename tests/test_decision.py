@@ -1,0 +1,207 @@
+"""The decision as a pure function of evidence records: no album, no decoding."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+
+import pytest
+
+from photomatch import verify
+from photomatch.decision import DEFAULT_POLICY, Policy, decide, features, one_to_one
+from photomatch.evidence import BY_BURST, BY_SEARCH, BY_SECOND_LOOK, Evidence, Fit, Group
+from photomatch.results import AMBIGUOUS, MATCHED, UNMATCHED, Candidate, QueryResult, Reason
+
+P = DEFAULT_POLICY
+
+
+def fit(
+    ncc: float = 0.99,
+    scale: float = 1.0,
+    offset: float = 0.2,
+    sigma: float = 0.1,
+    detail: float = 0.9,
+    exposure: float = 0.0,
+    shape: float = 1.0,
+) -> verify.Alignment:
+    return verify.Alignment(
+        ncc=ncc,
+        scale=scale,
+        x=0.0,
+        y=0.0,
+        canonical=offset < 0.5,
+        residual=offset / 200,
+        exposure=exposure,
+        brightness=120.0,
+        tone_shape=shape,
+        detail=detail,
+        offset_px=offset,
+        offset_sigma_px=sigma,
+    )
+
+
+def group(
+    path: str,
+    alignment: verify.Alignment,
+    distance: int = 10,
+    siblings: int = 0,
+    found_by: str = BY_SEARCH,
+    copies: tuple[str, ...] = (),
+) -> Group:
+    members = [Fit(path, distance, "full", 0, found_by, alignment, siblings)]
+    members += [Fit(c, distance + 1, "full", 1, found_by, alignment, siblings) for c in copies]
+    return Group(tuple(members))
+
+
+def evidence(*groups: Group, orientation: str = "upright") -> Evidence:
+    ranked = tuple((g.primary.path, g.distance, "full") for g in groups)
+    return Evidence("set", "/thumbs/t.jpg", orientation, ranked, groups)
+
+
+def test_a_clear_fit_at_a_standard_framing_is_matched():
+    r = decide(evidence(group("/a/x.jpg", fit())), P)
+    assert (r.status, r.match, r.reason) == (MATCHED, "/a/x.jpg", Reason.FRAMED.value)
+    assert r.confidence is not None and r.confidence >= P.match_confidence
+
+
+def test_the_true_frame_wins_over_its_shifted_siblings_and_is_listed_first():
+    own = group("/a/f2.jpg", fit(ncc=0.985, offset=0.2), distance=12, siblings=2)
+    left = group("/a/f1.jpg", fit(ncc=0.99, offset=4.0), distance=8, siblings=2)
+    right = group("/a/f3.jpg", fit(ncc=0.975, offset=5.0), distance=9, siblings=2)
+    r = decide(evidence(left, own, right), P)
+    assert r.status == MATCHED and r.match == "/a/f2.jpg"
+    assert r.candidates[0].path == "/a/f2.jpg"
+    assert r.distance == 12  # the listed candidate's own distance
+
+
+def test_frames_that_fit_at_the_framing_alike_are_ambiguous_with_both_listed():
+    a = group("/a/f1.jpg", fit(ncc=0.99, offset=0.3), siblings=1)
+    b = group("/a/f2.jpg", fit(ncc=0.988, offset=0.5), siblings=1)
+    r = decide(evidence(a, b), P)
+    assert r.status == AMBIGUOUS and r.match is None
+    assert r.reason == Reason.FRAMES_ALIKE.value
+    assert {c.path for c in r.candidates} == {"/a/f1.jpg", "/a/f2.jpg"}
+
+
+def test_a_crop_that_fits_every_frame_of_a_burst_alike_is_not_matched():
+    frames = [
+        group(f"/a/f{i}.jpg", fit(ncc=0.97 - 0.002 * i, scale=0.85, offset=9.0), siblings=2)
+        for i in range(3)
+    ]
+    r = decide(evidence(*frames), P)
+    assert r.status != MATCHED
+    if r.status == AMBIGUOUS:
+        assert len(r.candidates) >= 2
+
+
+def test_a_crop_of_a_photo_without_burst_is_matched():
+    r = decide(evidence(group("/a/x.jpg", fit(ncc=0.97, scale=0.85, offset=9.0))), P)
+    assert (r.status, r.match, r.reason) == (MATCHED, "/a/x.jpg", Reason.CROP.value)
+
+
+def test_a_nearly_full_size_crop_of_a_lone_photo_is_not_refused():
+    # An off-centre crop of 94% of the area is 97% of each side: it fits nearly
+    # full size but away from any framing, like a shifted burst frame would,
+    # yet this photo has no burst.
+    lone = group("/a/x.jpg", fit(ncc=0.985, scale=0.97, offset=4.0))
+    r = decide(evidence(lone), P)
+    assert r.status != UNMATCHED
+    assert r.candidates[0].path == "/a/x.jpg"
+
+
+def test_a_stranger_fitting_a_flat_area_is_not_an_answer():
+    stranger = group("/a/sea.jpg", fit(ncc=0.90, scale=0.8, offset=9.0, detail=0.05))
+    r = decide(evidence(stranger), P)
+    assert r.status == UNMATCHED and r.reason == Reason.NO_FIT.value
+    assert r.candidates[0].path == "/a/sea.jpg"  # still listed, for a person to see
+
+
+def test_nothing_close_is_unmatched_with_no_confidence():
+    r = decide(Evidence("set", "/thumbs/t.jpg", "upright", (), ()), P)
+    assert (r.status, r.reason, r.confidence, r.candidates) == (
+        UNMATCHED,
+        Reason.NO_CANDIDATE.value,
+        None,
+        (),
+    )
+
+
+def test_files_not_checked_are_listed_after_the_checked_ones():
+    ev = evidence(group("/a/x.jpg", fit()))
+    ev = replace(ev, ranked=(("/a/near.jpg", 3, "full"), *ev.ranked))
+    r = decide(ev, P)
+    assert [c.path for c in r.candidates] == ["/a/x.jpg", "/a/near.jpg"]
+    assert r.candidates[1].score is None
+
+
+def test_a_second_look_find_must_fit_better_than_a_near_one():
+    weak = group("/a/far.jpg", fit(ncc=0.88), found_by=BY_SECOND_LOOK)
+    assert decide(evidence(weak), P).status == UNMATCHED
+    strong = group("/a/far.jpg", fit(ncc=0.99), found_by=BY_SECOND_LOOK)
+    assert decide(evidence(strong), P).status != UNMATCHED
+
+
+def test_an_edited_copy_rides_with_its_original():
+    r = decide(evidence(group("/a/x.jpg", fit(), copies=("/a/Edited/x.jpg",))), P)
+    assert r.status == MATCHED and r.variants == ("/a/Edited/x.jpg",)
+
+
+def test_every_distance_and_confidence_is_in_range():
+    burst = group("/a/f.jpg", fit(ncc=0.96, scale=0.85, offset=8.0), distance=30, found_by=BY_BURST)
+    r = decide(evidence(group("/a/x.jpg", fit(ncc=0.97, scale=0.85, offset=8.0)), burst), P)
+    assert all(0 <= c.distance <= 128 for c in r.candidates)
+    assert r.confidence is not None and 0.0 <= r.confidence <= 1.0
+
+
+def test_a_turned_thumbnail_says_so():
+    r = decide(evidence(group("/a/x.jpg", fit()), orientation="rotated 90°"), P)
+    assert r.status == MATCHED and "rotated 90°" in r.note
+
+
+def test_decide_is_pure(monkeypatch):
+    # No file is read or stat'ed, and the same evidence gives the same answer.
+    def refuse(*args, **kwargs):
+        raise AssertionError("decide touched the file system")
+
+    monkeypatch.setattr(os, "stat", refuse)
+    monkeypatch.setattr("builtins.open", refuse)
+    ev = evidence(group("/a/x.jpg", fit()), group("/a/y.jpg", fit(ncc=0.9, offset=5.0)))
+    assert decide(ev, P) == decide(ev, P)
+
+
+def test_confidence_grows_with_the_fit():
+    groups = [group("/a/x.jpg", fit(ncc=n)) for n in (0.88, 0.95, 0.995)]
+    confidences = [decide(evidence(g), P).confidence for g in groups]
+    assert confidences == sorted(confidences)
+
+
+def test_the_thresholds_and_the_model_live_in_policy():
+    ev = evidence(group("/a/x.jpg", fit(ncc=0.95)))
+    assert decide(ev, Policy(match_confidence=0.999999, review_confidence=0.0)).status == AMBIGUOUS
+    assert decide(ev, Policy(ncc_min=0.96)).status == UNMATCHED
+    assert len(features(ev.groups[0], ev.groups, P)) == len(P.weights)
+
+
+def answer(query: str, status: str, match: str | None, confidence: float) -> QueryResult:
+    shown = (Candidate("/a/x.jpg", 10, "full", 0.99),)
+    return QueryResult(
+        "set", query, status, match, 10, shown, 0.99, confidence=confidence, reason="framed"
+    )
+
+
+def test_two_thumbnails_matched_to_one_photo_leave_the_surer_one_matched():
+    out = one_to_one(
+        [
+            answer("t1", MATCHED, "/a/x.jpg", 0.97),
+            answer("t2", MATCHED, "/a/x.jpg", 0.999),
+        ]
+    )
+    assert [r.status for r in out] == [AMBIGUOUS, MATCHED]
+    assert out[0].reason == Reason.SAME_ORIGINAL.value and "t2" in out[0].note
+
+
+@pytest.mark.parametrize("status", [AMBIGUOUS, UNMATCHED])
+def test_one_to_one_leaves_other_answers_alone(status):
+    taken = answer("t1", MATCHED, "/a/x.jpg", 0.99)
+    other = answer("t2", status, None, 0.5)
+    assert one_to_one([taken, other])[1] == other
