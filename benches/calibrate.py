@@ -16,10 +16,13 @@ evidence (``matching.gather_evidence``) and saves it with its labels in
 ``fit`` labels every candidate group the pixel check measured: right (the
 thumbnail's original or an edited copy of it is in the group) or not (a burst
 sibling, a stranger; every group of a distractor). It fits a logistic model of
-``decision.FEATURES`` by Newton's method with a small ridge penalty (weights
-other than the bias), then picks ``match_confidence``: the lowest threshold at
-which the replayed ``matched`` answers on these albums are all right (at
-least ``--precision``), rounded up to the next 0.01, and never under 0.5.
+``decision.FEATURES`` by Newton's method with a ridge penalty (``--ridge``, on
+the weights other than the bias), then picks ``match_confidence``: the lowest
+of 0.50, 0.51, ... 0.99, 0.995, 0.999 at which the replayed ``matched`` answers on these
+albums are right at least ``--precision`` of the time *and* the model itself
+expects no more than ``--expected-error`` of them to be wrong (the mean of 1 -
+confidence over them): the second condition keeps a threshold from resting on
+a handful of training answers that happened to be right.
 ``review_confidence`` stays at its default (a reviewer's budget, not a fit).
 It prints the weights and thresholds to paste into ``Policy`` and the
 reliability table on the training albums.
@@ -226,6 +229,8 @@ def main() -> None:
     f = sub.add_parser("fit")
     f.add_argument("roots", nargs="+")
     f.add_argument("--precision", type=float, default=1.0, help="of matched on the training albums")
+    f.add_argument("--expected-error", type=float, default=0.002)
+    f.add_argument("--ridge", type=float, default=1.0)
     f.add_argument("--out", help="write the fitted weights and thresholds here (JSON)")
     e = sub.add_parser("evaluate")
     e.add_argument("roots", nargs="+")
@@ -242,17 +247,20 @@ def main() -> None:
         base = decision.DEFAULT_POLICY
         everything = [t for ts in albums.values() for t in ts]
         x, y = design(everything, base)
-        w = fit_logistic(x, y)
+        w = fit_logistic(x, y, args.ridge)
         print(f"{len(y)} candidate groups, {int(y.sum())} right")
         for name, weight in zip(decision.FEATURES, w, strict=True):
             print(f"  {name:12s} {weight:+.3f}")
         policy = dataclasses.replace(base, weights=tuple(round(float(v), 3) for v in w))
         chosen = None
-        for t in np.arange(0.5, 1.0, 0.01):
-            trial = dataclasses.replace(policy, match_confidence=round(float(t), 2))
-            m = merged([metrics(ts, replay(ts, trial)) for ts in albums.values()])
+        for t in [*np.arange(0.5, 0.995, 0.01), 0.995, 0.999]:
+            trial = dataclasses.replace(policy, match_confidence=round(float(t), 3))
+            answers = [replay(ts, trial) for ts in albums.values()]
+            m = merged([metrics(ts, rs) for ts, rs in zip(albums.values(), answers, strict=True)])
             prec = m["matched_right"] / m["matched"] if m["matched"] else 1.0
-            if prec >= args.precision:
+            sure = [r.confidence for rs in answers for r in rs if r.status == "matched"]
+            expected = float(np.mean([1 - c for c in sure])) if sure else 0.0
+            if prec >= args.precision and expected <= args.expected_error:
                 chosen = trial
                 break
         if chosen is None:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import csv
+
 import numpy as np
 import pytest
 
 from photomatch import match_album, read_json
 from photomatch.index import AlbumArrays
 from photomatch.matching import _candidates, name_sets
+from photomatch.results import Reason
 
 from albumcheck import fingerprint
 
@@ -74,6 +77,30 @@ def test_burst_and_edited_copy_are_right_or_ambiguous_with_the_truth_listed(outc
             assert [c.distance for c in result.candidates] == sorted(
                 c.distance for c in result.candidates
             )
+
+
+def test_every_field_keeps_its_range_and_is_saved(outcome, tmp_path):
+    _, run, _ = outcome
+    reasons = {r.value for r in Reason}
+    for r in run.results:
+        assert r.reason in reasons
+        assert r.distance is None or 0 <= r.distance <= 128
+        assert all(0 <= c.distance <= 128 for c in r.candidates)
+        if r.candidates and r.candidates[0].score is not None:
+            assert r.confidence is not None and 0.0 <= r.confidence <= 1.0
+    # The order follows the evidence: a listed candidate is never both farther
+    # in hash and worse on pixels than one listed after it.
+    for r in run.results:
+        c = [x for x in r.candidates if x.score is not None]
+        for a, b in zip(c, c[1:]):
+            assert not (a.distance > b.distance and a.score < b.score), r
+    saved = read_json(str(tmp_path / "out" / "matches.json"))
+    assert [(r.confidence, r.reason) for r in saved.results] == [
+        (r.confidence, r.reason) for r in run.results
+    ]
+    with open(tmp_path / "out" / "matches.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [row["reason"] for row in rows] == [r.reason for r in run.results]
 
 
 def test_pixel_checks_are_counted_and_saved(outcome, tmp_path):

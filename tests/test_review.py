@@ -244,6 +244,8 @@ def test_match_writes_the_review_page(sample, tmp_path, capsys):
     data, _ = page_parts((out / "review.html").read_text(encoding="utf-8"))
     assert len(data["rows"]) == len([t for t in sample.thumbs if "cover" in t.path])
     assert all(r["preview"] for r in data["rows"])
+    # Each answer carries its calibrated confidence, a probability.
+    assert all(0.0 <= r["confidence"] <= 1.0 for r in data["rows"] if r["candidates"])
     assert fingerprint(sample.album) == before
 
 

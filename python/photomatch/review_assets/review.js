@@ -68,6 +68,12 @@
       head.append(el("span", "distance", row.distance + " bits"));
     }
     if (typeof row.score === "number") head.append(el("span", "score", "score " + row.score.toFixed(3)));
+    if (typeof row.confidence === "number") {
+      // The calibrated probability that the first candidate is the original.
+      const sure = el("span", "confidence", "confidence " + (100 * row.confidence).toFixed(1) + "%");
+      sure.title = "probability that the first candidate is this thumbnail's original";
+      head.append(sure);
+    }
     head.append(el("span", "set", "set " + row.set));
     const qname = el("div", "qname", row.name);
     qname.title = row.query;
