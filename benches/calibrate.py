@@ -138,7 +138,9 @@ def metrics(thumbs: list[Thumb], results: list) -> dict:
 
     def named_right(i: int) -> bool:
         r = results[i]
-        named = r.match if r.status == "matched" else (r.candidates[0].path if r.candidates else None)
+        named = (
+            r.match if r.status == "matched" else (r.candidates[0].path if r.candidates else None)
+        )
         return named is not None and os.path.realpath(named) in thumbs[i].expected
 
     wrong = [i for i in matched if not named_right(i)]
@@ -153,12 +155,15 @@ def metrics(thumbs: list[Thumb], results: list) -> dict:
             refused.append(thumbs[i].path)
     bins = []
     for lo, hi in zip(BINS[:-1], BINS[1:], strict=True):
-        inside = [i for i, r in enumerate(results) if r.confidence is not None and lo <= r.confidence < hi]
+        inside = [
+            i for i, r in enumerate(results) if r.confidence is not None and lo <= r.confidence < hi
+        ]
         bins.append((lo, min(hi, 1.0), len(inside), sum(named_right(i) for i in inside)))
     top1 = sum(
         1
         for i in with_orig
-        if results[i].candidates and os.path.realpath(results[i].candidates[0].path) in thumbs[i].expected
+        if results[i].candidates
+        and os.path.realpath(results[i].candidates[0].path) in thumbs[i].expected
     )
     return {
         "thumbnails": n,
@@ -222,7 +227,9 @@ def policy_from(pairs: list[str], weights: str | None) -> decision.Policy:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = ap.add_subparsers(dest="cmd", required=True)
     c = sub.add_parser("collect")
     c.add_argument("roots", nargs="+")
@@ -273,7 +280,10 @@ def main() -> None:
         print(report("training albums", merged(ms)))
         if args.out:
             with open(args.out, "w") as fh:
-                json.dump({"weights": list(chosen.weights), "match_confidence": chosen.match_confidence}, fh)
+                json.dump(
+                    {"weights": list(chosen.weights), "match_confidence": chosen.match_confidence},
+                    fh,
+                )
         return
     policy = policy_from(args.policy, args.weights)
     ms = [metrics(ts, replay(ts, policy)) for ts in albums.values()]

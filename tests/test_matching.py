@@ -92,7 +92,7 @@ def test_every_field_keeps_its_range_and_is_saved(outcome, tmp_path):
     # in hash and worse on pixels than one listed after it.
     for r in run.results:
         c = [x for x in r.candidates if x.score is not None]
-        for a, b in zip(c, c[1:]):
+        for a, b in zip(c, c[1:], strict=False):
             assert not (a.distance > b.distance and a.score < b.score), r
     saved = read_json(str(tmp_path / "out" / "matches.json"))
     assert [(r.confidence, r.reason) for r in saved.results] == [
