@@ -29,7 +29,6 @@ def fit(
         scale=scale,
         x=0.0,
         y=0.0,
-        canonical=offset < 0.5,
         residual=offset / 200,
         exposure=exposure,
         brightness=120.0,

@@ -1,4 +1,5 @@
-"""The pixel check: locating a thumbnail in a candidate, canonical framing, variants."""
+"""The pixel check: locating a thumbnail in a candidate, its offset from a standard
+framing (judged by ``decision.on_frame``), variants."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import pytest
 import pyvips
 
 from photomatch import hashing, verify
+from photomatch.decision import DEFAULT_POLICY, on_frame
 from photomatch.demo import sample_image
 
 
@@ -37,18 +39,18 @@ def test_full_frame_thumbnail_fits_canonically(photo):
     q = thumb(photo, 200)
     fit = verify.align(q, grey_of(photo))
     assert fit.ncc > 0.95
-    assert fit.canonical
+    assert on_frame(fit, DEFAULT_POLICY)
     assert fit.scale > 0.98
 
 
 def test_centre_square_is_canonical_and_off_centre_crop_is_found(photo):
     square = photo.crop(100, 0, 400, 400)
     fit = verify.align(thumb(square, 160), grey_of(photo))
-    assert fit.ncc > 0.95 and fit.canonical
+    assert fit.ncc > 0.95 and on_frame(fit, DEFAULT_POLICY)
     crop = photo.crop(40, 30, 500, 333)  # 83% off-centre crop
     fit = verify.align(thumb(crop, 220), grey_of(photo))
     assert fit.ncc > 0.95
-    assert not fit.canonical
+    assert not on_frame(fit, DEFAULT_POLICY)
     assert 0.78 < fit.scale < 0.88
 
 
@@ -58,7 +60,7 @@ def test_a_shifted_burst_frame_is_not_canonical(photo):
     q = thumb(frame_a, 200)
     own = verify.align(q, grey_of(frame_a))
     sibling = verify.align(q, grey_of(frame_b))
-    assert own.canonical and not sibling.canonical
+    assert on_frame(own, DEFAULT_POLICY) and not on_frame(sibling, DEFAULT_POLICY)
     assert own.ncc > sibling.ncc - 0.01
 
 
@@ -122,7 +124,7 @@ def test_a_small_picture_fits_itself_at_full_size(photo, side):
     # size; a copy of the same file must still read as the full frame, canonical.
     grey = grey_of(photo.thumbnail_image(side))
     fit = verify.align(grey, grey)
-    assert fit.scale == 1.0 and fit.canonical
+    assert fit.scale == 1.0 and fit.offset_px < 0.5
     assert verify.same_photo(grey, grey.copy())
 
 
@@ -139,7 +141,7 @@ def test_a_whole_frame_thumbnail_with_rounded_sides_is_canonical_and_a_shifted_f
 ):
     # 216 x 144 from 600 x 398: the height was rounded up by most of a pixel, so
     # the thumbnail's aspect is off the photo's; stretched onto the whole frame
-    # it still sits at the origin, while a frame 1% to the side does not.
+    # it still sits at the origin, while a frame 2% to the side does not.
     frame = photo.crop(0, 0, 600, 398)
     s = 216 / 600
     small = frame.affine([s, 0, 0, s], oarea=[0, 0, 216, 144], extend="copy")
@@ -147,9 +149,9 @@ def test_a_whole_frame_thumbnail_with_rounded_sides_is_canonical_and_a_shifted_f
     assert verify._whole_frame_aspect(q.shape, (398, 600))
     assert not verify._whole_frame_aspect(q.shape, (380, 600))
     own = verify.align(q, grey_of(frame))
-    assert own.canonical and own.residual < verify.CANONICAL_RESIDUAL
-    sibling = verify.align(q, grey_of(photo.crop(6, 0, 594, 398).resize(600 / 594, vscale=1.0)))
-    assert not sibling.canonical
+    assert on_frame(own, DEFAULT_POLICY) and own.offset_px < 0.5
+    sibling = verify.align(q, grey_of(photo.crop(12, 0, 588, 398).resize(600 / 588, vscale=1.0)))
+    assert not on_frame(sibling, DEFAULT_POLICY)
 
 
 def test_fine_detail_correlates_for_a_crop_and_not_for_a_picture_of_two_areas(photo):

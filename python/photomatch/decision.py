@@ -103,7 +103,7 @@ class Policy:
     #: nearly full size is on its framing within this, plus ``offset_sigmas``
     #: times the uncertainty of the measured spot.
     offset_tolerance_px: float = 1.0
-    offset_sigmas: float = 0.5
+    offset_sigmas: float = 2.0
     #: Album files whose frames are this close (bits) to each other may be a burst.
     burst_bits: int = 20
     #: Frames of one burst gathered at most for a crop that fits them alike.

@@ -10,10 +10,11 @@ coarsely, then refined around the best hypothesis with sub-pixel interpolation.
 
 NCC is insensitive to brightness and contrast changes; small gamma and colour
 changes move it little. Its peak tells how alike the pictures are; where the
-peak lies tells whether the thumbnail is a *canonical* framing of the
-candidate (the full frame, or a centred or edge-aligned crop at full size, the
-framings web services make), which a burst sibling, shifted by a few percent,
-is not.
+peak lies, how far (in the thumbnail's pixels, and how surely) the thumbnail
+sits from a *canonical* framing of the candidate (the full frame, or a centred
+or edge-aligned crop at full size, the framings web services make), which a
+burst sibling, shifted by a few percent, does not fit. This module measures;
+``decision`` judges.
 """
 
 from __future__ import annotations
@@ -43,11 +44,10 @@ CHECK_SIZE = 256
 #: offers CHECK_SIZE pixels (500, not 512, for the 8x shrink-on-load, see
 #: hashing.DECODE_SIZE).
 VERIFY_DECODE_SIZE = 500
-#: An alignment is canonical when the thumbnail fits at a canonical framing to
-#: within CANONICAL_RESIDUAL of its long side, and the best window anywhere is
-#: (nearly) full size.
-CANONICAL_RESIDUAL = 0.003
-CANONICAL_SCALE = 0.97
+#: The fit is also measured against the whole frame stretched onto the
+#: thumbnail (``_whole_frame_aspect``) when its best window is at least this
+#: share of the full size.
+_WHOLE_FRAME_SCALE = 0.97
 #: Grey-level standard deviation below which a picture has too little detail to compare.
 MIN_STD = 2.0
 #: Grey levels at or above this are taken as clipped and left out of the exposure
@@ -64,8 +64,7 @@ class Alignment:
     ``ncc`` in [-1, 1]; ``scale`` the window's size relative to the largest
     window of the thumbnail's aspect; ``x``, ``y`` the window's top-left corner
     in pixels of the candidate resized so that the largest window is
-    ``COMPARE_SIZE`` on its long side; ``canonical`` as in the module doc;
-    ``residual`` how far the thumbnail sits from the
+    ``COMPARE_SIZE`` on its long side; ``residual`` how far the thumbnail sits from the
     canonical framing that fits it best, as a fraction of its long side;
     ``tone`` the mean absolute grey-level difference between the thumbnail and
     that window.
@@ -92,7 +91,6 @@ class Alignment:
     scale: float
     x: float
     y: float
-    canonical: bool
     residual: float = float("inf")
     tone: float = float("inf")
     exposure: float = float("nan")
@@ -100,10 +98,10 @@ class Alignment:
     tone_shape: float = float("inf")
     detail: float = float("nan")
     #: ``residual`` in pixels of the thumbnail as compared (its decode, at most
-    #: ``hashing.DECODE_SIZE`` on the long side), and how precisely the
-    #: correlation peak pins that spot: the shift, in the same pixels, over
-    #: which the peak falls by as much as the fit misses a perfect 1 (a flat or
-    #: blurred picture, or a poor fit, has a broad peak and a large one).
+    #: ``hashing.DECODE_SIZE`` on the long side), and the standard error of that
+    #: spot from the correlation peak (its curvature against the correlation's
+    #: own noise): a few hundredths of a pixel for a textured photo, up to
+    #: ``_MAX_SIGMA`` for a flat one.
     offset_px: float = float("inf")
     offset_sigma_px: float = float("inf")
 
@@ -271,7 +269,7 @@ def align(thumbnail: np.ndarray | Thumbnail, candidate: np.ndarray) -> Alignment
     query = thumb.at(size)
     if float(query.std()) < MIN_STD:
         # A blank thumbnail matches everything equally: nothing to locate.
-        return Alignment(ncc=0.0, scale=1.0, x=0.0, y=0.0, canonical=False)
+        return Alignment(ncc=0.0, scale=1.0, x=0.0, y=0.0)
     cand = fit_candidate(candidate, query.shape)
     # Coarse: everything at half size.
     q2 = thumb.half(size)
@@ -332,7 +330,7 @@ def align(thumbnail: np.ndarray | Thumbnail, candidate: np.ndarray) -> Alignment
     _, offset, sigma = _canonical_fit(
         _Surface(fit_candidate(candidate, frame), spectrum=False), fine_query, frame
     )
-    if scale >= CANONICAL_SCALE and _whole_frame_aspect(thumb.shape, candidate.shape):
+    if scale >= _WHOLE_FRAME_SCALE and _whole_frame_aspect(thumb.shape, candidate.shape):
         # A thumbnail of the whole frame has its sides rounded to whole pixels
         # one by one, so its aspect can be off the photo's by a pixel's worth
         # (216 x 144 from 1500 x 996), which leaves a largest window of its own
@@ -349,14 +347,11 @@ def align(thumbnail: np.ndarray | Thumbnail, candidate: np.ndarray) -> Alignment
     residual = offset / max(fine_query.shape)
     # In pixels of the thumbnail as compared (``fine_query`` may be smaller).
     px = max(thumb.shape) / max(fine_query.shape)
-    # The full-size window fits best, at a canonical spot, to a fraction of a pixel.
-    canonical = scale >= CANONICAL_SCALE and residual <= CANONICAL_RESIDUAL
     return Alignment(
         ncc=ncc,
         scale=scale,
         x=x,
         y=y,
-        canonical=canonical,
         residual=residual,
         tone=tone,
         exposure=exposure,
@@ -418,8 +413,8 @@ def _canonical_fit(
     The inner part of the thumbnail (a margin cut off all round) is searched at
     full size within a few pixels of where each canonical framing puts it; the
     peak, refined to a fraction of a pixel, gives the correlation and the
-    distance (pixels of ``query``) from the canonical spot, and the peak's
-    breadth its uncertainty (``Alignment.offset_sigma_px``). The true original
+    distance (pixels of ``query``) from the canonical spot, and its standard
+    error (``_peak_sigma``). The true original
     leaves a distance near 0; a burst frame shifted by 0.5% of its width,
     about 0.6 px at 128 px.
     """
@@ -444,28 +439,38 @@ def _canonical_fit(
             fx = xs.start + px + _subpixel(mp[py, :], px)
             score = float(mp[py, px])
             if score > best[0]:
-                sigma = float(np.hypot(_peak_width(mp[:, px], py), _peak_width(mp[py, :], px)))
+                sigma = float(
+                    np.hypot(
+                        _peak_sigma(mp[:, px], py, inner.size),
+                        _peak_sigma(mp[py, :], px, inner.size),
+                    )
+                )
                 best = (score, float(np.hypot(fy - ey, fx - ex)), sigma)
     return best
 
 
-#: The widest a correlation peak is taken to be, in pixels (a peak on the edge
-#: of the searched region, or no peak at all).
-_MAX_PEAK_WIDTH = 4.0
+#: The largest uncertainty given, in pixels (a peak on the edge of the
+#: searched region, or no peak at all).
+_MAX_SIGMA = 4.0
+#: Pixels of a picture per independent sample of its correlation: neighbouring
+#: pixels of a photo, let alone of a resized and compressed one, are not
+#: independent.
+_PIXELS_PER_SAMPLE = 4.0
 
 
-def _peak_width(profile: np.ndarray, i: int) -> float:
-    """Half-width of the peak at index ``i`` of a 1-D correlation profile: the
-    shift over which a parabola through the peak falls by ``1 - peak``, the
-    share of the picture the fit leaves unexplained. A sharp, near-perfect
-    peak pins the spot to a small fraction of a pixel."""
+def _peak_sigma(profile: np.ndarray, i: int, pixels: int) -> float:
+    """Standard error, in pixels, of the peak position at index ``i`` of a 1-D
+    correlation profile measured over ``pixels`` pixels: the correlation's own
+    noise, about (1 - r^2) / sqrt(samples), moves the vertex of the parabola
+    through the peak by that noise over its curvature."""
     if i <= 0 or i >= len(profile) - 1:
-        return _MAX_PEAK_WIDTH
+        return _MAX_SIGMA
     a, b, c = float(profile[i - 1]), float(profile[i]), float(profile[i + 1])
     curvature = 2 * b - a - c
     if curvature <= 1e-9:
-        return _MAX_PEAK_WIDTH
-    return min(_MAX_PEAK_WIDTH, float(np.sqrt(2 * max(1.0 - b, 1e-4) / curvature)))
+        return _MAX_SIGMA
+    noise = (1.0 - b * b) / np.sqrt(max(1.0, pixels / _PIXELS_PER_SAMPLE))
+    return min(_MAX_SIGMA, float(noise / curvature))
 
 
 def _subpixel(profile: np.ndarray, i: int) -> float:
