@@ -1,7 +1,6 @@
 """Match results as frozen dataclasses, and their CSV / JSON forms.
 
-``matches.csv`` columns, in order: ``set,query,status,match,distance,candidates``.
-Paths are absolute. ``candidates`` are the ranked candidate paths joined with
+``matches.csv`` columns, in order: ``CSV_COLUMNS``. Paths are absolute. ``candidates`` are the ranked candidate paths joined with
 ``;``. ``matches.json`` holds the same results plus the distances of every
 candidate, the sets, the files that were skipped and why, and the album.
 """
