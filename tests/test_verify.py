@@ -85,7 +85,7 @@ def frame(image: pyvips.Image, dx: float, motion: bool = False) -> pyvips.Image:
         moved = out.affine([1, 0, 0, 1], odx=0.04 * w, ody=0.03 * h, oarea=[0, 0, w, h])
         yy, xx = np.mgrid[0:h, 0:w]
         mask = np.clip(
-            1.5 - 1.5 * np.hypot((xx - 0.6 * w) / (0.12 * w), (yy - 0.4 * h) / (0.12 * h)), 0, 1
+            1.5 - 1.5 * np.hypot((xx - 0.45 * w) / (0.12 * w), (yy - 0.5 * h) / (0.12 * h)), 0, 1
         )
         mixed = out.numpy() * (1 - mask[..., None]) + moved.numpy() * mask[..., None]
         out = pyvips.Image.new_from_array(mixed.astype(np.uint8))
@@ -164,3 +164,13 @@ def test_fine_detail_correlates_for_a_crop_and_not_for_a_picture_of_two_areas(ph
     two = np.clip(two, 0, 255).astype(np.uint8)
     stranger = verify.align(two, grey_of(photo))
     assert abs(stranger.detail) < 0.2
+
+
+def test_a_subject_that_moved_shows_in_the_worst_tile(photo):
+    still = frame(photo, 0.0)
+    moved = frame(photo, 0.0, motion=True)
+    q = saved(still.thumbnail_image(240), 60)
+    own = verify.align(q, saved(still))
+    other = verify.align(q, saved(moved))
+    assert own.local_detail > 0.5
+    assert other.local_detail < own.local_detail - 0.05

@@ -36,6 +36,7 @@ FEATURES = (
     "bias",
     "ncc",
     "detail",
+    "local_detail",
     "margin",
     "rivals",
     "shift",
@@ -132,6 +133,7 @@ class Policy:
         -6.0,
         2.0,
         2.0,
+        0.0,
         2.0,
         -2.0,
         -0.5,
@@ -210,14 +212,16 @@ def features(
     group: Group, groups: Sequence[Group], p: Policy, exposure_offset: float = 0.0
 ) -> np.ndarray:
     """The ``FEATURES`` of one candidate group among all the thumbnail's groups:
-    how well it fits (``ncc``, as -log(1 - ncc); fine ``detail``), how clearly
+    how well it fits (``ncc``, as -log(1 - ncc); fine ``detail``, overall and in
+    its worst tile, ``local_detail``), how clearly
     (``margin`` over the best other plausible group, x10 and within +-2;
     ``rivals`` within ``ncc_margin``; for a fit at a standard framing, only
     others at one count), where (``shift``: a nearly full-size
     fit's distance from its framing in units of its tolerance, up to 4, and
     the same again as ``burst_shift`` when the file has burst siblings;
     ``crop``; ``burst`` siblings; a ``burst_crop``), the ``exposure`` score of
-    a fit off its framing (a crop of another frame is exposed otherwise), and
+    a fit off its framing or of a file with burst siblings (another frame, or a
+    crop of one, is exposed otherwise), and
     how it was found (``second_look``; hash ``distance`` / 64)."""
     fit = group.fit
     ncc = min(max(fit.ncc, 0.0), 0.9999)
@@ -236,13 +240,16 @@ def features(
     shift = shift if math.isfinite(shift) else 4.0
     crop = not full
     burst = group.siblings > 0
-    exposure = 0.0 if framed else min(exposure_score(fit, p, exposure_offset), 4.0)
+    # Another frame of a burst is exposed a little otherwise; so is a crop of one.
+    exposure = min(exposure_score(fit, p, exposure_offset), 4.0) if burst or not framed else 0.0
     detail = 0.0 if math.isnan(fit.detail) else fit.detail
+    local = detail if math.isnan(fit.local_detail) else fit.local_detail
     return np.array(
         [
             1.0,
             -math.log(1.0 - ncc),
             detail,
+            local,
             10.0 * min(max(margin, -0.2), 0.2),
             float(min(rivals, 3)),
             shift,

@@ -104,6 +104,11 @@ class Alignment:
     #: ``_MAX_SIGMA`` for a flat one.
     offset_px: float = float("inf")
     offset_sigma_px: float = float("inf")
+    #: ``detail`` in the worst of 3 x 3 tiles (tiles without detail left out;
+    #: NaN when none has any): a subject that moved between two frames of a
+    #: burst leaves one tile that does not correlate, while the true original
+    #: correlates everywhere but where a watermark or a border covers it.
+    local_detail: float = float("nan")
 
 
 def area_resize(grey: np.ndarray, out_h: int, out_w: int, scale: float | None = None) -> np.ndarray:
@@ -321,7 +326,9 @@ def align(thumbnail: np.ndarray | Thumbnail, candidate: np.ndarray) -> Alignment
     window_px = cand[iy : iy + t.shape[0], ix : ix + t.shape[1]]
     tone = float(np.abs(window_px - t).mean())
     exposure, brightness, tone_shape = _exposure(window_px, t)
-    detail = _correlation(_fine_detail(window_px), _fine_detail(t))
+    window_detail, thumb_detail = _fine_detail(window_px), _fine_detail(t)
+    detail = _correlation(window_detail, thumb_detail)
+    local = _worst_tile(window_detail, thumb_detail)
     # The canonical check, as finely as both pictures allow.
     fine_query = thumb.at(min(CHECK_SIZE, int(window)))
     # At the scale found: a thumbnail trimmed alike on all sides (a frame and
@@ -358,6 +365,7 @@ def align(thumbnail: np.ndarray | Thumbnail, candidate: np.ndarray) -> Alignment
         brightness=brightness,
         tone_shape=tone_shape,
         detail=detail,
+        local_detail=local,
         offset_px=offset * px,
         offset_sigma_px=sigma * px,
     )
@@ -370,6 +378,21 @@ def _fine_detail(image: np.ndarray, radius: int = 2) -> np.ndarray:
     ii = np.pad(padded.cumsum(0).cumsum(1), ((1, 0), (1, 0)))
     h, w = image.shape
     return image - _window_sums(ii, slice(0, h), slice(0, w), k, k) / (k * k)
+
+
+def _worst_tile(a: np.ndarray, b: np.ndarray, tiles: int = 3) -> float:
+    """The lowest correlation of ``a`` and ``b`` (one shape) over a grid of tiles
+    that both have detail (standard deviation of half a grey level or more)."""
+    h, w = a.shape
+    scores = []
+    for i in range(tiles):
+        ys = slice(i * h // tiles, (i + 1) * h // tiles)
+        for j in range(tiles):
+            xs = slice(j * w // tiles, (j + 1) * w // tiles)
+            ta, tb = a[ys, xs], b[ys, xs]
+            if ta.size >= 16 and ta.std() >= 0.5 and tb.std() >= 0.5:
+                scores.append(_correlation(ta, tb))
+    return min(scores) if scores else float("nan")
 
 
 def _correlation(a: np.ndarray, b: np.ndarray) -> float:
