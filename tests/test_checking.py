@@ -92,7 +92,7 @@ def test_a_pair_of_album_files_is_compared_once_per_run(album, monkeypatch):
     calls: list[tuple[int, int]] = []
     real = verify.same_photo
 
-    def counted(a: np.ndarray, b: np.ndarray, detail_min: float = 0.9) -> bool:
+    def counted(a: np.ndarray, b: np.ndarray, detail_min: float = 0.97) -> bool:
         calls.append((id(a), id(b)))
         return real(a, b, detail_min)
 

