@@ -91,9 +91,19 @@ def collect(root: str) -> list[Thumb]:
     return out
 
 
+class _Unpickler(pickle.Unpickler):
+    """Finds ``Thumb`` whether the file was written by this script or by a module
+    that imported it."""
+
+    def find_class(self, module: str, name: str):
+        if name == "Thumb":
+            return Thumb
+        return super().find_class(module, name)
+
+
 def load(root: str) -> list[Thumb]:
     with open(os.path.join(root, EVIDENCE), "rb") as fh:
-        return pickle.load(fh)
+        return _Unpickler(fh).load()
 
 
 def right(group, expected: frozenset[str]) -> bool:
