@@ -9,9 +9,11 @@ decision replayed under any ``Policy`` in seconds:
     python benches/calibrate.py evaluate ROOT [ROOT ...] [--policy NAME=VALUE ...]
 
 ``ROOT`` is an album folder made by ``accuracy.py run`` (its ``truth.json`` and
-``index.sqlite``). ``collect`` hashes the thumbnails, gathers every thumbnail's
-evidence (``matching.gather_evidence``) and saves it with its labels in
-``ROOT/evidence.pkl``.
+``index.sqlite``). The evidence depends on the search and pixel-check fields
+of ``Policy`` (what was gathered); a replay can change only the decision's
+own: the thresholds, ``weights``, ``prefer``. ``collect`` hashes the
+thumbnails, gathers every thumbnail's evidence (``matching.gather_evidence``)
+and saves it with its labels in ``ROOT/evidence.pkl``.
 
 ``fit`` labels every candidate group the pixel check measured: right (the
 thumbnail's original or an edited copy of it is in the group) or not (a burst
@@ -111,13 +113,16 @@ def right(group, expected: frozenset[str]) -> bool:
 
 
 def design(thumbs: list[Thumb], policy: decision.Policy) -> tuple[np.ndarray, np.ndarray]:
-    """Features and labels of every measured candidate group."""
+    """Features and labels of every plausible candidate group (only those can
+    be answers), with the album's exposure offset as a run would measure it."""
+    offset = decision.run_offset([t.evidence for t in thumbs], policy)
     xs, ys = [], []
     for t in thumbs:
         for ev in t.evidence:
             for g in ev.groups:
-                xs.append(decision.features(g, ev.groups, policy))
-                ys.append(right(g, t.expected))
+                if decision.plausible(g, policy):
+                    xs.append(decision.features(g, ev.groups, policy, offset))
+                    ys.append(right(g, t.expected))
     return np.array(xs), np.array(ys, dtype=float)
 
 
@@ -228,6 +233,8 @@ def policy_from(pairs: list[str], weights: str | None) -> decision.Policy:
     if weights:
         with open(weights) as fh:
             changes.update(json.load(fh))
+        if changes.pop("features", None) != list(decision.FEATURES):
+            raise SystemExit(f"{weights}: fitted on other features than decision.FEATURES")
         changes["weights"] = tuple(changes["weights"])
     for pair in pairs:
         name, _, value = pair.partition("=")
@@ -262,8 +269,9 @@ def main() -> None:
     albums = {root: load(root) for root in args.roots}
     if args.cmd == "fit":
         base = decision.DEFAULT_POLICY
-        everything = [t for ts in albums.values() for t in ts]
-        x, y = design(everything, base)
+        designs = [design(ts, base) for ts in albums.values()]
+        x = np.concatenate([d[0] for d in designs])
+        y = np.concatenate([d[1] for d in designs])
         w = fit_logistic(x, y, args.ridge)
         print(f"{len(y)} candidate groups, {int(y.sum())} right")
         for name, weight in zip(decision.FEATURES, w, strict=True):

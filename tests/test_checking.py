@@ -69,6 +69,17 @@ def test_a_clear_fit_further_down_the_ranking_is_found(album):
     assert alone.status == UNMATCHED
 
 
+def test_a_near_file_left_unchecked_gets_its_second_look(album):
+    # Four strangers within a few bits, the original far behind them: it is
+    # among the nearest eight but outside the window of the best, so the first
+    # pass leaves it, and the second look must not count it as seen.
+    grey = crop_of("coffee", (40, 30, 500, 340))
+    nearest = [Candidate(name, 2 + i, "full") for i, name in enumerate(STRANGERS)]
+    nearest.append(Candidate("coffee", 30, "full"))
+    ev = gather(checker(album, ["coffee"], Policy()), grey, nearest)
+    assert decide(ev, Policy()).match == "coffee"
+
+
 def test_strangers_further_down_stay_strangers(album):
     grey = crop_of("coffee", (40, 30, 500, 340))
     nearest = [Candidate(name, 20 + i, "full") for i, name in enumerate(STRANGERS[:2])]

@@ -204,3 +204,30 @@ def test_one_to_one_leaves_other_answers_alone(status):
     taken = answer("t1", MATCHED, "/a/x.jpg", 0.99)
     other = answer("t2", status, None, 0.5)
     assert one_to_one([taken, other])[1] == other
+
+
+def test_an_implausible_fit_is_never_the_answer_however_well_it_correlates():
+    # A second-look find at 70% of the frame (below the smallest scale searched)
+    # that correlates nearly perfectly, beside the framed original.
+    stray = group("/a/stray.jpg", fit(ncc=0.9999, scale=0.70, offset=9.0), found_by=BY_SECOND_LOOK)
+    own = group("/a/x.jpg", fit(ncc=0.97))
+    r = decide(evidence(stray, own), P)
+    assert r.status == MATCHED and r.match == "/a/x.jpg"
+    assert [c.path for c in r.candidates] == ["/a/x.jpg", "/a/stray.jpg"]
+    alone = decide(evidence(stray), P)
+    assert alone.status == UNMATCHED and alone.confidence == 0.0
+
+
+def test_the_primary_is_chosen_by_the_decision_not_the_gathering():
+    members = (
+        Fit("/a/Edited/x.jpg", 10, "full", 0, BY_SEARCH, fit(), 0, mtime_ns=2_000),
+        Fit("/a/x.jpg", 11, "full", 1, BY_SEARCH, fit(), 0, mtime_ns=1_000),
+    )
+    ev = evidence(Group(members))
+    assert decide(ev, P).match == "/a/x.jpg"  # the oldest
+    assert decide(ev, Policy(prefer="*/Edited/*")).match == "/a/Edited/x.jpg"
+
+
+def test_the_weights_must_fit_the_features():
+    with pytest.raises(ValueError, match="one per FEATURES"):
+        Policy(weights=(1.0, 2.0))

@@ -146,7 +146,9 @@ def test_every_name_is_escaped(hostile):
     assert rows[hostile.ambiguous.query]["set"] == HOSTILE_SET
     assert rows[hostile.ambiguous.query]["name"] == HOSTILE_THUMB
     assert hostile.hostile_file in [c["path"] for c in rows[hostile.ambiguous.query]["candidates"]]
-    assert [r["reason"] for r in data["rows"] if r["status"] == "unreadable"] == [HOSTILE_REASON]
+    assert [r["skip_reason"] for r in data["rows"] if r["status"] == "unreadable"] == [
+        HOSTILE_REASON
+    ]
     # The script renders with textContent only.
     script = review._asset("review.js")
     assert "innerHTML" not in script and "outerHTML" not in script

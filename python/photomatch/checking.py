@@ -7,7 +7,9 @@ standard framing (a crop, or a shifted frame), the other frames of the
 candidates' bursts are gathered and checked too, since a crop of one frame
 fits its siblings about as well. Files that are one capture (an edited copy, a
 duplicate) are grouped. Everything measured goes into an ``Evidence`` record
-for ``decision.decide``; this module decides nothing itself.
+for ``decision.decide``. This module answers nothing itself; it asks
+``decision.plausible`` and ``decision.on_frame`` only to know when to look
+further.
 
 ``Checker`` owns the run's caches (decoded candidates, burst siblings, capture
 tests), which are shared by the threads checking thumbnails.
@@ -15,9 +17,9 @@ tests), which are shared by the threads checking thumbnails.
 
 from __future__ import annotations
 
-import fnmatch
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
 
 import numpy as np
@@ -53,7 +55,7 @@ class Checker:
         #: from its ``k`` nearest view rows (for the second look).
         self.search = search
         self._lock = threading.Lock()
-        self._decoded: dict[str, np.ndarray | None] = {}
+        self._decoded: OrderedDict[str, np.ndarray | None] = OrderedDict()
         self._siblings: dict[str, tuple[str, ...]] = {}
         #: ``verify.same_photo`` verdicts by pair of paths: the same few
         #: candidates (a burst's frames, a photo and its copies) come up for
@@ -85,7 +87,7 @@ class Checker:
         fits = self._check(q, [(c, i, BY_SEARCH) for i, c in near])
         groups = self._group(fits)
         if not any(plausible(g, p) for g in groups) and orientation == "upright" and self.search:
-            seen = {c.path for c in cands[: p.fine_candidates]}
+            seen = {c.path for _, c in near}
             further = [
                 (i, c)
                 for i, c in enumerate(self.search(row, p.second_look_rows))
@@ -114,23 +116,21 @@ class Checker:
         fits = []
         for cand, rank, how in todo:
             grey = self._grey(cand.path)
-            if grey is not None:
-                siblings = len(self._burst_siblings(cand.path))
-                fits.append(
-                    Fit(
-                        cand.path,
-                        cand.distance,
-                        cand.view,
-                        rank,
-                        how,
-                        verify.align(q, grey),
-                        siblings,
-                    )
+            if grey is None:
+                continue
+            fit = verify.align(q, grey)
+            # Burst siblings matter only for a fit that could be an answer.
+            close = fit.ncc >= min(self.policy.ncc_min, self.policy.crop_ncc_min)
+            siblings = len(self._burst_siblings(cand.path)) if close else 0
+            fits.append(
+                Fit(
+                    cand.path, cand.distance, cand.view, rank, how, fit, siblings, _mtime(cand.path)
                 )
+            )
         return fits
 
     def _group(self, fits: list[Fit]) -> list[Group]:
-        """Fits of one capture together, each group's primary first."""
+        """Fits of one capture together (``decision`` picks each group's primary)."""
         groups: list[list[Fit]] = []
         for f in sorted(fits, key=lambda f: -f.alignment.ncc):
             for g in groups:
@@ -139,10 +139,7 @@ class Checker:
                     break
             else:
                 groups.append([f])
-        return [
-            Group(tuple(sorted(g, key=lambda m: _primary_key(m.path, self.policy.prefer))))
-            for g in groups
-        ]
+        return [Group(tuple(g)) for g in groups]
 
     def _same_photo(self, a: str, b: str) -> bool:
         """``verify.same_photo`` of two album files, asked once per pair in a run."""
@@ -181,7 +178,8 @@ class Checker:
                 other = int(album.row_file[r])
                 if other != file and album.path(other) not in out:
                     out.append(album.path(other))
-                    self.files.setdefault(album.path(other), other)
+                    with self._lock:
+                        self.files.setdefault(album.path(other), other)
         found = tuple(out)
         with self._lock:
             self._siblings[path] = found
@@ -203,7 +201,8 @@ class Checker:
     def _distance(self, row: np.ndarray, path: str) -> int:
         """The thumbnail's hash distance to ``path``'s closest view."""
         album = self.album
-        file = self.files[path]
+        with self._lock:
+            file = self.files[path]
         lo = int(np.searchsorted(album.row_file, file))
         hi = int(np.searchsorted(album.row_file, file, side="right"))
         _, dists = hamming_topk(np.ascontiguousarray(row[:1]), album.hashes[lo:hi], 1)
@@ -212,23 +211,21 @@ class Checker:
     def _grey(self, path: str) -> np.ndarray | None:
         with self._lock:
             if path in self._decoded:
+                self._decoded.move_to_end(path)
                 return self._decoded[path]
         try:
             grey = self.loader(path)
         except (DecodeError, OSError):
             grey = None
         with self._lock:
-            if len(self._decoded) >= _DECODE_CACHE:
-                self._decoded.clear()
             self._decoded[path] = grey
+            while len(self._decoded) > _DECODE_CACHE:
+                self._decoded.popitem(last=False)  # the least recently used
         return grey
 
 
-def _primary_key(path: str, prefer: str | None) -> tuple:
-    preferred = prefer is not None and fnmatch.fnmatch(path, prefer)
+def _mtime(path: str) -> int:
     try:
-        mtime = os.stat(path).st_mtime_ns
+        return os.stat(path).st_mtime_ns
     except OSError:
-        mtime = 1 << 62
-    # Without --prefer: the oldest file, as an edit is made after the original.
-    return (not preferred, mtime, len(path), path)
+        return 0

@@ -20,6 +20,7 @@ two thumbnails matched to one photo.
 
 from __future__ import annotations
 
+import fnmatch
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -27,7 +28,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from . import verify
-from .evidence import BY_SECOND_LOOK, Evidence, Group
+from .evidence import BY_SECOND_LOOK, Evidence, Fit, Group
 from .results import AMBIGUOUS, MATCHED, UNMATCHED, Candidate, QueryResult, Reason
 
 #: The evidence the confidence model weighs, in the order of ``Policy.weights``
@@ -47,7 +48,6 @@ FEATURES = (
     "exposure",
     "second_look",
     "distance",
-    "implausible",
 )
 
 
@@ -77,13 +77,12 @@ class Policy:
     #: nearest view rows (upright only): a nearly featureless or colour-shifted
     #: crop can rank far behind photos that share its one gradient. Checking
     #: many more files gives strangers more chances to fit by luck, so such a
-    #: find counts only when it fits with at least ``second_look_ncc``,
-    #: ``second_look_gap`` above any other candidate.
+    #: find is plausible only when it fits with at least ``second_look_ncc``
+    #: (and the confidence model weighs how it was found).
     second_look: int = 48
     second_look_rows: int = 512
     second_look_bits: int = 46
     second_look_ncc: float = 0.90
-    second_look_gap: float = 0.05
     #: Best correlation needed for a candidate to be plausible at all.
     ncc_min: float = 0.85
     #: ... and for a crop found anywhere (not nearly full size), which has
@@ -120,6 +119,9 @@ class Policy:
     #: ``exposure_shape_max`` grey levels.
     exposure_max: float = 0.08
     exposure_shape_max: float = 4.0
+    #: A doubtful crop of a file with burst siblings is said to be exposed
+    #: otherwise (``exposure_off``) beyond this many agreement tolerances.
+    exposure_off_score: float = 2.5
     #: The run's exposure offset (the thumbnailer's and the decoder's rounding
     #: move every thumbnail's mean alike) is the median exposure of its
     #: confident standard-framing matches whose tone is a pure gain, once at
@@ -144,7 +146,6 @@ class Policy:
         -1.0,
         -2.0,
         -2.0,
-        -6.0,
     )
     #: ``matched`` from this confidence up, when no rival reaches ``review_confidence``.
     match_confidence: float = 0.9
@@ -154,6 +155,13 @@ class Policy:
     max_candidates: int = 5
     #: Glob on album paths picking a variant group's primary (e.g. ``*/edited/*``).
     prefer: str | None = None
+
+    def __post_init__(self) -> None:
+        if len(self.weights) != len(FEATURES):
+            raise ValueError(
+                f"Policy.weights has {len(self.weights)} values, one per FEATURES "
+                f"entry expected ({len(FEATURES)})"
+            )
 
 
 DEFAULT_POLICY = Policy()
@@ -260,29 +268,40 @@ def features(
             exposure,
             float(group.found_by == BY_SECOND_LOOK),
             group.distance / 64.0,
-            float(not plausible(group, p)),
         ]
     )
 
 
 def confidence(x: np.ndarray, p: Policy) -> float:
-    """The calibrated probability that a group with features ``x`` is the original."""
+    """The calibrated probability that a plausible group with features ``x`` is the original."""
     z = float(np.dot(np.asarray(p.weights), x))
     return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
 
 
 def decide(ev: Evidence, p: Policy, exposure_offset: float = 0.0) -> QueryResult:
-    """The answer for one thumbnail from its evidence (see the module doc)."""
+    """The answer for one thumbnail from its evidence (see the module doc).
+
+    Only a plausible group can be an answer: plausible groups are listed first,
+    by confidence, then the implausible ones (by correlation) and the files the
+    search found but the check did not measure. An answer with nothing
+    plausible has confidence 0 (None when nothing was measured)."""
     note = "" if ev.orientation == "upright" else f"thumbnail {ev.orientation}"
-    scored = sorted(
-        ((confidence(features(g, ev.groups, p, exposure_offset), p), g) for g in ev.groups),
+    groups = [_ordered(g, p.prefer) for g in ev.groups]
+    live = sorted(
+        (
+            (confidence(features(g, groups, p, exposure_offset), p), g)
+            for g in groups
+            if plausible(g, p)
+        ),
         key=lambda s: (-s[0], -s[1].fit.ncc, s[1].distance),
     )
-    checked = {m.path for g in ev.groups for m in g.members}
+    dead = sorted((g for g in groups if not plausible(g, p)), key=lambda g: -g.fit.ncc)
+    checked = {m.path for g in groups for m in g.members}
     rest = tuple(Candidate(path, d, view) for path, d, view in ev.ranked if path not in checked)
-    listed = tuple(_as_candidate(g, conf) for conf, g in scored)
+    listed = tuple(_as_candidate(g) for _, g in live) + tuple(_as_candidate(g) for g in dead)
+    shown = (listed + rest)[: p.max_candidates]
 
-    def answer(status: str, shown: tuple[Candidate, ...], reason: Reason, conf: float | None):
+    def answer(status: str, reason: Reason, conf: float | None) -> QueryResult:
         first = shown[0] if shown else None
         matched = status == MATCHED
         return QueryResult(
@@ -291,7 +310,7 @@ def decide(ev: Evidence, p: Policy, exposure_offset: float = 0.0) -> QueryResult
             status,
             first.path if matched and first else None,
             first.distance if first else None,
-            shown[: p.max_candidates],
+            shown,
             score=first.score if first else None,
             variants=first.variants if matched and first else (),
             note=_join(note, reason.text),
@@ -299,39 +318,36 @@ def decide(ev: Evidence, p: Policy, exposure_offset: float = 0.0) -> QueryResult
             reason=reason.value,
         )
 
-    live = [(c, g) for c, g in scored if plausible(g, p)]
     if not live:
-        reason = Reason.NO_FIT if ev.groups else Reason.NO_CANDIDATE
-        conf = scored[0][0] if scored else None
-        return answer(UNMATCHED, listed + rest, reason, conf)
+        reason = Reason.NO_FIT if groups or ev.ranked else Reason.NO_CANDIDATE
+        return answer(UNMATCHED, reason, 0.0 if groups else None)
     top_conf, top = live[0]
     contenders = [g for c, g in live if c >= p.review_confidence]
-    reason = _reason(top, [g for _, g in live], p, exposure_offset)
     if top_conf >= p.match_confidence and len(contenders) == 1:
-        return answer(MATCHED, listed + rest, reason, top_conf)
-    if top_conf >= p.review_confidence:
-        if reason in (Reason.FRAMED, Reason.CROP):
-            reason = Reason.UNSURE if len(contenders) == 1 else Reason.FRAMES_ALIKE
-        # The contenders first (all listed already: ``scored`` is by confidence).
-        return answer(AMBIGUOUS, listed + rest, reason, top_conf)
-    if reason in (Reason.FRAMED, Reason.CROP):
-        reason = Reason.UNSURE
-    return answer(UNMATCHED, listed + rest, reason, top_conf)
+        return answer(MATCHED, Reason.FRAMED if on_frame(top.fit, p) else Reason.CROP, top_conf)
+    status = AMBIGUOUS if top_conf >= p.review_confidence else UNMATCHED
+    return answer(status, _doubt(top, contenders, p, exposure_offset), top_conf)
 
 
-def _reason(top: Group, live: list[Group], p: Policy, exposure_offset: float) -> Reason:
-    """What the evidence looks like around the most probable group."""
+def choose_orientation(answers: Sequence[QueryResult]) -> QueryResult:
+    """Of one thumbnail's answers (upright first, then a turn), the first that
+    finds something, else the upright one."""
+    return next((r for r in answers if r.status != UNMATCHED), answers[0])
+
+
+def _doubt(top: Group, contenders: list[Group], p: Policy, exposure_offset: float) -> Reason:
+    """Why the most probable group is not a clear answer, from the evidence around it."""
     fit = top.fit
-    rivals = [g for g in live if g is not top and g.fit.ncc >= fit.ncc - p.ncc_margin]
+    rivals = [g for g in contenders if g is not top]
     if on_frame(fit, p):
-        return Reason.FRAMES_ALIKE if any(on_frame(g.fit, p) for g in rivals) else Reason.FRAMED
+        return Reason.FRAMES_ALIKE if rivals else Reason.UNSURE
     if fit.scale >= p.near_full_scale and (top.siblings or rivals):
         return Reason.SHIFTED
-    if rivals and top.siblings:
-        return Reason.BURST_CROP
-    if top.siblings and exposure_score(fit, p, exposure_offset) > 2.5:
+    if rivals:
+        return Reason.BURST_CROP if top.siblings else Reason.FRAMES_ALIKE
+    if top.siblings and exposure_score(fit, p, exposure_offset) > p.exposure_off_score:
         return Reason.EXPOSURE_OFF
-    return Reason.CROP
+    return Reason.UNSURE
 
 
 def exposure_sample(result: QueryResult, ev: Evidence, p: Policy) -> float | None:
@@ -339,26 +355,46 @@ def exposure_sample(result: QueryResult, ev: Evidence, p: Policy) -> float | Non
     gain (one sample of the run's exposure offset), else None."""
     if result.status != MATCHED or result.reason != Reason.FRAMED.value:
         return None
-    group = next((g for g in ev.groups if g.primary.path == result.match), None)
+    group = next((g for g in ev.groups if result.match in {m.path for m in g.members}), None)
     if group is None or not pure_gain(group.fit, p):
         return None
     return group.fit.exposure
 
 
-def exposure_offset(samples: Sequence[float], p: Policy) -> float:
-    """The run's exposure offset from its samples (0 until there are enough)."""
+def run_offset(evidence: Sequence[Sequence[Evidence]], p: Policy) -> float:
+    """The run's exposure offset: the median exposure of its confident
+    standard-framing matches whose tone is a pure gain, decided without an
+    offset (0 until there are ``exposure_offset_samples`` of them)."""
+    samples = []
+    for options in evidence:
+        sample = exposure_sample(decide(options[0], p), options[0], p)
+        if sample is not None:
+            samples.append(sample)
     if len(samples) < p.exposure_offset_samples:
         return 0.0
     return float(np.median(samples))
 
 
-def _as_candidate(group: Group, conf: float) -> Candidate:
-    """A group as one candidate: its primary, best correlation, closest distance."""
+def _ordered(group: Group, prefer: str | None) -> Group:
+    """The group with its primary first: the file matching ``prefer``, else the
+    oldest (an edit is made after the original)."""
+
+    def key(m: Fit) -> tuple:
+        preferred = prefer is not None and fnmatch.fnmatch(m.path, prefer)
+        return (not preferred, m.mtime_ns or 1 << 62, len(m.path), m.path)
+
+    return Group(tuple(sorted(group.members, key=key)))
+
+
+def _as_candidate(group: Group) -> Candidate:
+    """A group as one candidate: its primary, with the primary's own distance
+    and correlation, and the other members as variants."""
+    primary = group.primary
     return Candidate(
-        group.primary.path,
-        group.distance,
-        group.primary.view,
-        score=round(group.fit.ncc, 4),
+        primary.path,
+        primary.distance,
+        primary.view,
+        score=round(primary.alignment.ncc, 4),
         variants=tuple(m.path for m in group.members[1:]),
     )
 

@@ -5,7 +5,10 @@ album files worth looking at and how the thumbnail fits each of them; the
 decision (``decision.decide``) is a pure function of these records. They are
 plain data so that a run's evidence can be saved, replayed under another
 ``Policy`` and used to calibrate the confidence (``benches/calibrate.py``)
-without decoding anything again.
+without decoding anything again (only the decision's own fields of
+``Policy`` can change in a replay: what was gathered depended on the search
+and pixel-check fields). Fields left unmeasured are NaN, so compare records
+by their decisions, not with ``==``.
 """
 
 from __future__ import annotations
@@ -28,7 +31,10 @@ class Fit:
     file's closest view, ``view`` that view; ``rank`` the file's place in the
     hash ranking (0 = nearest; -1 when it was not ranked: a burst frame found
     through a sibling); ``siblings`` how many other album files are so close
-    to it in hash that they may be frames of one burst.
+    to it in hash that they may be frames of one burst (counted only for a fit
+    close enough to matter, 0 otherwise); ``mtime_ns`` the file's modification
+    time (the oldest file of a group is its primary, unless ``--prefer`` says
+    otherwise), 0 when unknown.
     """
 
     path: str
@@ -38,13 +44,15 @@ class Fit:
     found_by: str
     alignment: Alignment
     siblings: int = 0
+    mtime_ns: int = 0
 
 
 @dataclass(frozen=True)
 class Group:
     """Album files that are one capture (``verify.same_photo``): a photo and its
-    edited copies or duplicates; the primary first (``--prefer``, else the
-    oldest file)."""
+    edited copies or duplicates; ``decision`` puts the primary first
+    (``--prefer``, else the oldest file). ``fit``, ``distance`` and
+    ``siblings`` are the group's best."""
 
     members: tuple[Fit, ...]
 

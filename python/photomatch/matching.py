@@ -35,10 +35,10 @@ from .checking import Checker
 from .decision import (
     DEFAULT_POLICY,
     Policy,
+    choose_orientation,
     decide,
-    exposure_offset,
-    exposure_sample,
     one_to_one,
+    run_offset,
 )
 from .errors import DecodeError, UsageError
 from .evidence import Evidence
@@ -155,23 +155,14 @@ def match(
     if not queries:
         return []
     if len(album.paths) == 0:
-        results = [QueryResult(q.set, q.path, UNMATCHED, None, None, ()) for q in queries]
+        results = [
+            decide(Evidence(q.set, q.path, ORIENTATIONS[0][0], (), ()), policy) for q in queries
+        ]
     else:
-        results = _decide_all(album, queries, policy, progress, jobs, loader)
+        evidence = gather_evidence(album, queries, policy, progress, jobs, loader)
+        results = decide_all(evidence, policy)
     digests = {(q.set, q.path): q.sha256 for q in queries}
     return [replace(r, query_sha256=digests[(r.set, r.query)]) for r in results]
-
-
-def _decide_all(
-    album: AlbumArrays,
-    queries: Sequence[QueryImage],
-    policy: Policy,
-    progress: bool,
-    jobs: int | None,
-    loader: Callable[[str], np.ndarray],
-) -> list[QueryResult]:
-    evidence = gather_evidence(album, queries, policy, progress, jobs, loader)
-    return decide_all(evidence, policy)
 
 
 def gather_evidence(
@@ -183,7 +174,8 @@ def gather_evidence(
     loader: Callable[[str], np.ndarray] = verify.load_candidate,
 ) -> list[list[Evidence]]:
     """Search and check every thumbnail: per thumbnail, its evidence upright
-    and, when upright settles nothing and a turn came closer in hash, turned."""
+    and, when upright finds nothing (decided without the run's exposure
+    offset, which is not known yet) and a turn came closer in hash, turned."""
     files: dict[str, int] = {}
     searched = _search(album, queries, policy, files)
     rows = album.hashes.shape[0]
@@ -208,21 +200,12 @@ def gather_evidence(
 
 
 def decide_all(evidence: Sequence[Sequence[Evidence]], policy: Policy) -> list[QueryResult]:
-    """Decide every thumbnail from its evidence (``gather_evidence``): once to
-    measure the run's exposure offset on its confident matches, then again with
-    it; the first orientation that finds something answers."""
-    first = [decide(ev[0], policy) for ev in evidence]
-    samples = [
-        s
-        for r, ev in zip(first, evidence, strict=True)
-        if (s := exposure_sample(r, ev[0], policy)) is not None
+    """Decide every thumbnail from its evidence (``gather_evidence``) with the
+    run's exposure offset (``decision.run_offset``)."""
+    offset = run_offset(evidence, policy)
+    results = [
+        choose_orientation([decide(ev, policy, offset) for ev in options]) for options in evidence
     ]
-    offset = exposure_offset(samples, policy)
-    results = []
-    for options in evidence:
-        answers = [decide(ev, policy, offset) for ev in options]
-        found = [r for r in answers if r.status != UNMATCHED]
-        results.append(found[0] if found else answers[0])
     return one_to_one(results)
 
 

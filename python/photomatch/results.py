@@ -1,8 +1,9 @@
 """Match results as frozen dataclasses, and their CSV / JSON forms.
 
-``matches.csv`` columns, in order: ``CSV_COLUMNS``. Paths are absolute. ``candidates`` are the ranked candidate paths joined with
-``;``. ``matches.json`` holds the same results plus the distances of every
-candidate, the sets, the files that were skipped and why, and the album.
+``matches.csv`` columns, in order: ``CSV_COLUMNS``. Paths are absolute.
+``candidates`` are the ranked candidate paths joined with ``;``.
+``matches.json`` holds the same results plus the distances of every candidate,
+the sets, the files that were skipped and why, and the album.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ class Reason(str, Enum):
 
     FRAMED = "framed"  # fits its candidate at a standard framing
     CROP = "crop"  # fits as a crop at a free position
-    FRAMES_ALIKE = "frames_alike"  # several candidates fit at a standard framing alike
+    FRAMES_ALIKE = "frames_alike"  # several candidates fit alike
     SHIFTED = "shifted"  # fits nearly full size, but off the framing: another frame?
     BURST_CROP = "burst_crop"  # a crop that fits several frames of a burst alike
     EXPOSURE_OFF = "exposure_off"  # fits as a crop, but exposed otherwise: another frame?

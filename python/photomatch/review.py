@@ -241,7 +241,7 @@ def page_data(
                 "score": r.score,
                 "confidence": r.confidence,
                 "note": r.note,
-                "reason": None,
+                "skip_reason": None,
                 "preview": previews.get(r.query),
                 "candidates": [
                     {
@@ -270,7 +270,7 @@ def page_data(
                 "score": None,
                 "confidence": None,
                 "note": "",
-                "reason": s.reason,
+                "skip_reason": s.reason,
                 "preview": None,
                 "candidates": [],
             }

@@ -79,7 +79,7 @@
     qname.title = row.query;
     const decision = el("div", "decision");
     info.append(head, qname);
-    if (row.reason) info.append(el("div", "reason", row.reason));
+    if (row.skip_reason) info.append(el("div", "reason", row.skip_reason));
     if (row.note) info.append(el("div", "note", row.note));
     info.append(decision);
 
