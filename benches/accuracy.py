@@ -572,6 +572,66 @@ def _match_options(photomatch, no_previews: bool) -> dict:
     return {}
 
 
+#: Rows of ``summary``, one line per album and one for all together.
+SUMMARY_ROWS = ("all (targets)", "crop of pan-only burst frame", "distractors")
+
+
+def _load_json(path: str) -> dict:
+    with open(path) as fh:
+        return json.load(fh)
+
+
+def format_summary(scores: list[dict]) -> str:
+    """Per album and over all: the target rows from their counts, the two
+    checks and the reliability of the confidence."""
+
+    def pct(num: int, den: int) -> str:
+        return f"{num / den:.1%}" if den else "—"
+
+    lines = [
+        "| album | row | thumbs | top-1 | precision (matched) | recall | ambiguous "
+        "| truth in ambiguous | distractors matched |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    names = [f"seed {s['meta'].get('seed')}" for s in scores] + ["all"]
+    for name, group in zip(names, [[s] for s in scores] + [scores], strict=True):
+        for row in SUMMARY_ROWS:
+            c: dict = defaultdict(int)
+            for s in group:
+                for k, v in s["table"].get(row, {}).get("counts", {}).items():
+                    c[k] += v
+            if not c:
+                continue
+            wrong = c["false_match"] + c["matched_wrong"]
+            lines.append(
+                f"| {name} | {row} | {c['n']} | {pct(c['top1'], c['with_original'])} | "
+                f"{pct(c['matched'] - wrong, c['matched'])} | "
+                f"{pct(c['matched_right'], c['with_original'])} | {pct(c['ambiguous'], c['n'])} | "
+                f"{pct(c['ambiguous_truth_listed'], c['ambiguous_with_original'])} | "
+                f"{c['false_match']}/{c['distractors']} |"
+            )
+    refused = sum(s["checks"]["no_clear_match_refused"]["count"] for s in scores)
+    variants = sum(s["checks"]["burst_frame_as_variant"]["count"] for s in scores)
+    lines += ["", f"no clear match refused: {refused}; burst frame as variant: {variants}", ""]
+    lines += ["| confidence | answers | right | mean confidence |", "|---|---|---|---|"]
+    bins: dict = {}
+    for s in scores:
+        for b in s.get("reliability") or []:
+            n, right, mean = bins.get(b["bin"], (0, 0, 0.0))
+            bins[b["bin"]] = (
+                n + b["answers"],
+                right + b["right"],
+                mean + b["mean_confidence"] * b["answers"],
+            )
+    for name, (n, right, total) in bins.items():
+        lines.append(
+            f"| {name} | {n} | {pct(right, n)} | {total / n:.3f} |"
+            if n
+            else f"| {name} | 0 | — | — |"
+        )
+    return "\n".join(lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -614,7 +674,12 @@ def main() -> None:
             help="where to write the scores as JSON (default: score-RESULTS.json beside "
             "truth.json, RESULTS the results folder's name)",
         )
+    sm = sub.add_parser("summary", help="one table over the score JSON of several albums")
+    sm.add_argument("scores", nargs="+", help="score-*.json files written by run or score")
     args = ap.parse_args()
+    if args.cmd == "summary":
+        print(format_summary([_load_json(path) for path in args.scores]))
+        return
     timings = {}
     if args.cmd == "score":
         results = args.results
