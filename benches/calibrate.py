@@ -254,7 +254,7 @@ def main() -> None:
     f.add_argument("roots", nargs="+")
     f.add_argument("--precision", type=float, default=1.0, help="of matched on the training albums")
     f.add_argument("--expected-error", type=float, default=0.002)
-    f.add_argument("--ridge", type=float, default=1.0)
+    f.add_argument("--ridge", type=float, default=0.01)
     f.add_argument("--out", help="write the fitted weights and thresholds here (JSON)")
     e = sub.add_parser("evaluate")
     e.add_argument("roots", nargs="+")
@@ -298,10 +298,8 @@ def main() -> None:
         print(report("training albums", merged(ms)))
         if args.out:
             with open(args.out, "w") as fh:
-                json.dump(
-                    {"weights": list(chosen.weights), "match_confidence": chosen.match_confidence},
-                    fh,
-                )
+                fitted = {"features": list(decision.FEATURES), "weights": list(chosen.weights)}
+                json.dump({**fitted, "match_confidence": chosen.match_confidence}, fh)
         return
     policy = policy_from(args.policy, args.weights)
     ms = [metrics(ts, replay(ts, policy)) for ts in albums.values()]

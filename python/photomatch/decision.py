@@ -130,27 +130,41 @@ class Policy:
     #: Two album files are one capture when their fine detail correlates at
     #: least this well in every tile (``verify.same_photo``).
     variant_detail_min: float = 0.97
-    #: The confidence model: one weight per ``FEATURES`` entry.
+    #: The confidence model: one weight per ``FEATURES`` entry, fitted on the
+    #: training albums of benches/README.md (seeds 101-103) by
+    #: ``python benches/calibrate.py fit /tmp/train101 /tmp/train102 /tmp/train103``
+    #: (ridge 0.01, chosen by leaving each training album out in turn: it gave
+    #: the best recall on the album left out, every ridge tried keeping its
+    #: precision at 100%).
     weights: tuple[float, ...] = (
-        -6.0,
-        2.0,
-        2.0,
-        0.0,
-        2.0,
-        -2.0,
-        -0.5,
-        -1.0,
-        -1.0,
-        -1.0,
-        -2.0,
-        -1.0,
-        -2.0,
-        -2.0,
+        -2.548,  # bias
+        0.167,  # ncc
+        9.078,  # detail
+        2.743,  # local_detail
+        1.071,  # margin
+        -1.164,  # rivals
+        -3.811,  # shift
+        1.982,  # burst_shift
+        -0.042,  # crop
+        -3.744,  # burst
+        0.572,  # burst_crop
+        -1.647,  # exposure
+        4.24,  # second_look
+        -4.065,  # distance
     )
-    #: ``matched`` from this confidence up, when no rival reaches ``review_confidence``.
-    match_confidence: float = 0.9
-    #: ``ambiguous`` (worth a person's look) from this confidence up; below, ``unmatched``.
+    #: ``matched`` from this confidence up, when no rival reaches
+    #: ``review_confidence``: the lowest threshold at which the training albums'
+    #: matches were all right and the model expected at most 0.2% of them wrong
+    #: (``calibrate.py fit``).
+    match_confidence: float = 0.92
+    #: ``ambiguous`` (worth a person's look) from this confidence up; below,
+    #: ``unmatched``. A reviewer's budget, not fitted.
     review_confidence: float = 0.2
+    #: ... and whatever its confidence, a plausible fit at least this good with
+    #: no rival within ``ncc_margin``: a clear fit is never refused outright (a
+    #: crop of 94% of a photo's area fits nearly full size, off every framing,
+    #: as the lone remaining frame of a burst would fit a withheld one).
+    review_ncc: float = 0.97
     #: Candidates kept per thumbnail in the results.
     max_candidates: int = 5
     #: Glob on album paths picking a variant group's primary (e.g. ``*/edited/*``).
@@ -217,7 +231,7 @@ def pure_gain(fit: verify.Alignment, p: Policy) -> bool:
 
 
 def features(
-    group: Group, groups: Sequence[Group], p: Policy, exposure_offset: float = 0.0
+    group: Group, groups: Sequence[Group], p: Policy, exposure_offset: float | None = None
 ) -> np.ndarray:
     """The ``FEATURES`` of one candidate group among all the thumbnail's groups:
     how well it fits (``ncc``, as -log(1 - ncc); fine ``detail``, overall and in
@@ -249,7 +263,10 @@ def features(
     crop = not full
     burst = group.siblings > 0
     # Another frame of a burst is exposed a little otherwise; so is a crop of one.
-    exposure = min(exposure_score(fit, p, exposure_offset), 4.0) if burst or not framed else 0.0
+    # Exposure is told against the run's offset; without it, not at all: the
+    # thumbnailer's own shift of the mean can make the wrong frame agree.
+    weigh = exposure_offset is not None and (burst or not framed)
+    exposure = min(exposure_score(fit, p, exposure_offset or 0.0), 4.0) if weigh else 0.0
     detail = 0.0 if math.isnan(fit.detail) else fit.detail
     local = detail if math.isnan(fit.local_detail) else fit.local_detail
     return np.array(
@@ -278,7 +295,7 @@ def confidence(x: np.ndarray, p: Policy) -> float:
     return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
 
 
-def decide(ev: Evidence, p: Policy, exposure_offset: float = 0.0) -> QueryResult:
+def decide(ev: Evidence, p: Policy, exposure_offset: float | None = None) -> QueryResult:
     """The answer for one thumbnail from its evidence (see the module doc).
 
     Only a plausible group can be an answer: plausible groups are listed first,
@@ -325,7 +342,11 @@ def decide(ev: Evidence, p: Policy, exposure_offset: float = 0.0) -> QueryResult
     contenders = [g for c, g in live if c >= p.review_confidence]
     if top_conf >= p.match_confidence and len(contenders) == 1:
         return answer(MATCHED, Reason.FRAMED if on_frame(top.fit, p) else Reason.CROP, top_conf)
-    status = AMBIGUOUS if top_conf >= p.review_confidence else UNMATCHED
+    # A clear fit is always worth a person's look, however the model rates it.
+    clear = top.fit.ncc >= p.review_ncc and not any(
+        g is not top and g.fit.ncc >= top.fit.ncc - p.ncc_margin for _, g in live
+    )
+    status = AMBIGUOUS if top_conf >= p.review_confidence or clear else UNMATCHED
     return answer(status, _doubt(top, contenders, p, exposure_offset), top_conf)
 
 
@@ -335,7 +356,7 @@ def choose_orientation(answers: Sequence[QueryResult]) -> QueryResult:
     return next((r for r in answers if r.status != UNMATCHED), answers[0])
 
 
-def _doubt(top: Group, contenders: list[Group], p: Policy, exposure_offset: float) -> Reason:
+def _doubt(top: Group, contenders: list[Group], p: Policy, exposure_offset: float | None) -> Reason:
     """Why the most probable group is not a clear answer, from the evidence around it."""
     fit = top.fit
     rivals = [g for g in contenders if g is not top]
@@ -345,7 +366,8 @@ def _doubt(top: Group, contenders: list[Group], p: Policy, exposure_offset: floa
         return Reason.SHIFTED
     if rivals:
         return Reason.BURST_CROP if top.siblings else Reason.FRAMES_ALIKE
-    if top.siblings and exposure_score(fit, p, exposure_offset) > p.exposure_off_score:
+    off = exposure_offset is not None and exposure_score(fit, p, exposure_offset)
+    if top.siblings and off > p.exposure_off_score:
         return Reason.EXPOSURE_OFF
     return Reason.UNSURE
 
@@ -361,17 +383,18 @@ def exposure_sample(result: QueryResult, ev: Evidence, p: Policy) -> float | Non
     return group.fit.exposure
 
 
-def run_offset(evidence: Sequence[Sequence[Evidence]], p: Policy) -> float:
+def run_offset(evidence: Sequence[Sequence[Evidence]], p: Policy) -> float | None:
     """The run's exposure offset: the median exposure of its confident
     standard-framing matches whose tone is a pure gain, decided without an
-    offset (0 until there are ``exposure_offset_samples`` of them)."""
+    offset (None, not known, until there are ``exposure_offset_samples`` of them:
+    then exposure is not weighed at all)."""
     samples = []
     for options in evidence:
         sample = exposure_sample(decide(options[0], p), options[0], p)
         if sample is not None:
             samples.append(sample)
     if len(samples) < p.exposure_offset_samples:
-        return 0.0
+        return None
     return float(np.median(samples))
 
 
