@@ -573,7 +573,7 @@ def _match_options(photomatch, no_previews: bool) -> dict:
 
 
 #: Rows of ``summary``, one line per album and one for all together.
-SUMMARY_ROWS = ("all (targets)", "crop of pan-only burst frame", "distractors")
+SUMMARY_ROWS = ("all", "all (targets)", "crop of pan-only burst frame", "distractors")
 
 
 def _load_json(path: str) -> dict:
@@ -603,12 +603,12 @@ def format_summary(scores: list[dict]) -> str:
             if not c:
                 continue
             wrong = c["false_match"] + c["matched_wrong"]
+            false = f"{c['false_match']}/{c['distractors']}" if c["distractors"] else "—"
             lines.append(
                 f"| {name} | {row} | {c['n']} | {pct(c['top1'], c['with_original'])} | "
                 f"{pct(c['matched'] - wrong, c['matched'])} | "
                 f"{pct(c['matched_right'], c['with_original'])} | {pct(c['ambiguous'], c['n'])} | "
-                f"{pct(c['ambiguous_truth_listed'], c['ambiguous_with_original'])} | "
-                f"{c['false_match']}/{c['distractors']} |"
+                f"{pct(c['ambiguous_truth_listed'], c['ambiguous_with_original'])} | {false} |"
             )
     refused = sum(s["checks"]["no_clear_match_refused"]["count"] for s in scores)
     variants = sum(s["checks"]["burst_frame_as_variant"]["count"] for s in scores)
