@@ -6,11 +6,12 @@ export originals, and the search kernels themselves.
 
 from ._core import hamming_distances, hamming_topk
 from .api import index_album, match_album
+from .decision import Policy
 from .errors import AlbumIndexError, DecodeError, ExportError, PhotomatchError, UsageError
 from .export import ExportItem, export_originals
 from .hashing import HASH_VERSION, WORDS, ImageHashes, hash_file
 from .index import AlbumArrays, AlbumIndex, IndexReport
-from .matching import Policy, QueryImage, hash_queries, match
+from .matching import QueryImage, hash_queries, match
 from .results import Candidate, MatchRun, QueryResult, SetInfo, Skipped, read_json
 
 __all__ = [

@@ -54,5 +54,31 @@ def hamming_distances(
     The GIL is released while the kernel runs.
     """
 
+def area_resize(
+    grey: npt.NDArray[np.float64],
+    out_h: int,
+    out_w: int,
+    scale: float | None = None,
+) -> npt.NDArray[np.float32]:
+    """Area-average a grey image to ``(out_h, out_w)``, as ``float32``.
+
+    Args:
+        grey: ``float64`` array of shape ``(H, W)``, C-contiguous.
+        out_h: output height in pixels.
+        out_w: output width in pixels.
+        scale: without it, the whole image maps onto the output; with it, both
+            axes shrink by exactly ``scale`` from the top-left corner.
+
+    Returns:
+        ``float32`` array of shape ``(out_h, out_w)``.
+
+    Raises:
+        ValueError: ``grey`` is not a 2-D C-contiguous native ``float64``
+            ndarray, it or the output has no pixels, ``scale`` is not a
+            positive finite number, or the output would be too large.
+
+    The GIL is released while the kernel runs.
+    """
+
 def rayon_threads() -> int:
     """Number of threads in the rayon pool that the kernels run on."""

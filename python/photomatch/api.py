@@ -9,6 +9,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from . import matching, outdir, verify
+from .decision import DEFAULT_POLICY, Policy
 from .errors import UsageError
 from .index import AlbumIndex, IndexReport
 from .results import MatchRun, SetInfo, Skipped
@@ -36,7 +37,7 @@ def match_album(
     thumbs: Sequence[str],
     out: str | None = None,
     index_path: str | None = None,
-    policy: matching.Policy = matching.DEFAULT_POLICY,
+    policy: Policy = DEFAULT_POLICY,
     rebuild: bool = False,
     progress: bool = True,
     jobs: int | None = None,
@@ -61,7 +62,7 @@ def match_and_publish(
     thumbs: Sequence[str],
     out: str | None = None,
     index_path: str | None = None,
-    policy: matching.Policy = matching.DEFAULT_POLICY,
+    policy: Policy = DEFAULT_POLICY,
     rebuild: bool = False,
     progress: bool = True,
     jobs: int | None = None,
@@ -95,7 +96,7 @@ def _match(
     queries: list[matching.QueryImage],
     skipped: list[Skipped],
     index_path: str | None,
-    policy: matching.Policy,
+    policy: Policy,
     rebuild: bool,
     progress: bool,
     jobs: int | None,

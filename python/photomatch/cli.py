@@ -15,9 +15,9 @@ import click
 
 from . import api, demo, outdir, review
 from . import export as export_mod
+from .decision import Policy
 from .errors import PhotomatchError, UsageError
 from .index import is_inside
-from .matching import Policy
 from .results import (
     Decision,
     MatchRun,

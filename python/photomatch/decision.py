@@ -402,7 +402,7 @@ def _ordered(group: Group, prefer: str | None) -> Group:
     """The group with its primary first: the file matching ``prefer``, else the
     oldest (an edit is made after the original)."""
 
-    def key(m: Fit) -> tuple:
+    def key(m: Fit) -> tuple[bool, int, int, str]:
         preferred = prefer is not None and fnmatch.fnmatch(m.path, prefer)
         return (not preferred, m.mtime_ns or 1 << 62, len(m.path), m.path)
 

@@ -91,7 +91,9 @@ def build_sample(root: str) -> SampleLayout:
     """Write the sample album to ``root/album`` and two thumbnail sets to ``root/thumbs``."""
     album = os.path.join(root, "album")
     img = {name: sample_image(name) for name in SAMPLES}
-    a = lambda *parts: os.path.join(album, *parts)  # noqa: E731
+
+    def a(*parts: str) -> str:
+        return os.path.join(album, *parts)
 
     plain = {
         "astronaut": _save(_camera(img["astronaut"]), a("2023", "holiday", "IMG_1001.jpg")),
@@ -121,8 +123,8 @@ def build_sample(root: str) -> SampleLayout:
     for junk in (a(".DS_Store"), a("2023", "holiday", "IMG_1001.xmp"), a("notes.txt")):
         with open(junk, "wb") as fh:
             fh.write(b"not a photo\n")
-    with open(plain["astronaut"], "rb") as fh:
-        head = fh.read(6000)
+    with open(plain["astronaut"], "rb") as src:
+        head = src.read(6000)
     with open(a("2023", "holiday", "IMG_1009.jpg"), "wb") as fh:
         fh.write(head)  # truncated JPEG
 

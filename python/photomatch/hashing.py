@@ -258,7 +258,7 @@ def _find_loader(source: pyvips.Source) -> str:
     found = pyvips.vips_lib.vips_foreign_find_load_source(source.pointer)
     if found == pyvips.ffi.NULL:
         raise pyvips.Error("unable to load from source")
-    nickname = pyvips.nickname_find(pyvips.type_from_name(pyvips.ffi.string(found).decode()))
+    nickname: str = pyvips.nickname_find(pyvips.type_from_name(pyvips.ffi.string(found).decode()))
     return nickname.removesuffix("_source")
 
 
@@ -343,7 +343,8 @@ def _reason(exc: pyvips.Error) -> str:
 def dhash_words(view: np.ndarray) -> np.ndarray:
     """The ``WORDS`` uint64 words of one grey view (see module doc for bit order)."""
     view = np.asarray(view)
-    return _dhash_rows(view, [(0, 0, view.shape[0], view.shape[1])])[0]
+    row: np.ndarray = _dhash_rows(view, [(0, 0, view.shape[0], view.shape[1])])[0]
+    return row
 
 
 def _dhash_rows(grey: np.ndarray, boxes: list[tuple[int, int, int, int]]) -> np.ndarray:
@@ -381,7 +382,9 @@ def _dhash_rows(grey: np.ndarray, boxes: list[tuple[int, int, int, int]]) -> np.
 
 
 @functools.lru_cache(maxsize=256)
-def _grid_geometry(h: int, w: int, boxes: tuple[tuple[int, int, int, int], ...]) -> tuple:
+def _grid_geometry(
+    h: int, w: int, boxes: tuple[tuple[int, int, int, int], ...]
+) -> tuple[np.ndarray, ...]:
     """The grid corners of ``boxes`` in an h x w frame, broadcast for ``_dhash_rows``.
 
     Cached: an album's frames come in a few shapes (every 160 x 120 camera preview,
@@ -420,9 +423,10 @@ def _grid_corners(
 
 def crop_views(grey: np.ndarray, album: bool) -> list[tuple[int, np.ndarray]]:
     """The views of a decoded frame as ``(index into VIEW_NAMES, pixels)`` (see module doc)."""
+    h, w = grey.shape
     return [
         (view, grey[top : top + height, left : left + width])
-        for view, (top, left, height, width) in _view_boxes(*grey.shape, album)
+        for view, (top, left, height, width) in _view_boxes(h, w, album)
     ]
 
 

@@ -29,7 +29,7 @@ import stat
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import overload
+from typing import TypeAlias, TypeVar, overload
 
 import numpy as np
 import platformdirs
@@ -66,6 +66,13 @@ CREATE TABLE IF NOT EXISTS files (
     source TEXT
 );
 """
+
+#: One ``files`` row as inserted: path, size, mtime_ns, status, error, width,
+#: height, view_ids, hashes, source (an error row has None from width on).
+_FileRow: TypeAlias = tuple[
+    bytes, int, int, str, str | None, int | None, int | None, bytes | None, bytes | None, str | None
+]
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -401,10 +408,10 @@ class AlbumIndex:
 
     def _decode_all(
         self, todo: list[ScanEntry], jobs: int | None, previews: bool
-    ) -> Iterator[tuple]:
+    ) -> Iterator[_FileRow]:
         workers = jobs or os.cpu_count() or 1
 
-        def one(entry: ScanEntry) -> tuple:
+        def one(entry: ScanEntry) -> _FileRow:
             return self._decode_one(entry, previews)
 
         with ThreadPoolExecutor(max_workers=workers) as pool:
@@ -413,7 +420,7 @@ class AlbumIndex:
                 chunk = todo[start : start + BATCH_SIZE * 4]
                 yield from pool.map(one, chunk)
 
-    def _decode_one(self, entry: ScanEntry, previews: bool = True) -> tuple:
+    def _decode_one(self, entry: ScanEntry, previews: bool = True) -> _FileRow:
         """The row to store for one file: its hashes, or its error."""
         key = os.fsencode(entry.rel)
         try:
@@ -605,12 +612,12 @@ def _index_lock(index_path: str) -> FileLock:
         raise AlbumIndexError(str(exc)) from None
 
 
-def _error_row(key: bytes, entry: ScanEntry, reason: str) -> tuple:
+def _error_row(key: bytes, entry: ScanEntry, reason: str) -> _FileRow:
     return (key, entry.size, entry.mtime_ns, "error", reason, None, None, None, None, None)
 
 
-def _batches(items: Iterator[tuple], size: int) -> Iterator[list[tuple]]:
-    batch: list[tuple] = []
+def _batches(items: Iterator[_T], size: int) -> Iterator[list[_T]]:
+    batch: list[_T] = []
     for item in items:
         batch.append(item)
         if len(batch) == size:

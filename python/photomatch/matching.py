@@ -136,7 +136,10 @@ def hash_queries(
     queries: list[QueryImage] = []
     skipped: list[Skipped] = []
     for item in threaded_map(one, todo, "thumbnails", progress, jobs):
-        (queries if isinstance(item, QueryImage) else skipped).append(item)
+        if isinstance(item, QueryImage):
+            queries.append(item)
+        else:
+            skipped.append(item)
     return queries, skipped
 
 

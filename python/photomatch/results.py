@@ -13,6 +13,7 @@ import os
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, replace
 from enum import Enum
+from typing import Any
 
 from .safeio import csv_text, write_atomic
 
@@ -192,7 +193,7 @@ def write_csv(run: MatchRun, path: str) -> None:
     write_atomic(path, csv_document(run))
 
 
-def to_json_dict(run: MatchRun) -> dict:
+def to_json_dict(run: MatchRun) -> dict[str, Any]:
     return {
         "version": RESULTS_VERSION,
         "album": run.album,
@@ -291,7 +292,7 @@ def decisions_path(out_dir: str) -> str:
     return os.path.join(out_dir, DECISIONS_NAME)
 
 
-def decisions_dict(decisions: Mapping[tuple[str, str], Decision]) -> dict:
+def decisions_dict(decisions: Mapping[tuple[str, str], Decision]) -> dict[str, Any]:
     """The JSON form of ``decisions`` (sorted by set, then thumbnail)."""
     return {
         "version": DECISIONS_VERSION,

@@ -25,6 +25,7 @@ import os
 import re
 from collections.abc import Iterable, Mapping
 from importlib import resources
+from typing import Any
 
 import pyvips
 
@@ -225,10 +226,10 @@ def page_data(
     previews: Mapping[str, str | None],
     decisions: Mapping[tuple[str, str], Decision] | None = None,
     title: str = "",
-) -> dict:
+) -> dict[str, Any]:
     """What the page's script renders: the rows (sorted, doubtful first) and the decisions."""
     folders = {s.name: s.folder for s in run.sets}
-    rows = []
+    rows: list[dict[str, Any]] = []
     for r in run.results:
         rows.append(
             {
@@ -325,7 +326,7 @@ def content_security_policy(script: str, style: str) -> str:
     )
 
 
-def render_page(data: Mapping) -> str:
+def render_page(data: Mapping[str, Any]) -> str:
     """The review page's HTML for ``page_data(...)``."""
     script = _asset("review.js")
     style = _asset("review.css")

@@ -33,6 +33,7 @@ import json
 import os
 import secrets
 import shutil
+import socket
 import sys
 import tempfile
 import threading
@@ -40,6 +41,7 @@ import webbrowser
 from collections.abc import Callable, Mapping
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
 from .results import (
@@ -177,14 +179,14 @@ class ReviewServer(ThreadingHTTPServer):
                 flush=True,
             )
 
-    def _document(self) -> dict:
+    def _document(self) -> dict[str, Any]:
         """The decisions' JSON form with their ``revision``. Called under the lock."""
         doc = decisions_dict(self.decisions)
         text = json.dumps(doc, sort_keys=True, ensure_ascii=True)
         doc["revision"] = hashlib.sha256(text.encode()).hexdigest()[:20]
         return doc
 
-    def save(self, data: object) -> dict:
+    def save(self, data: object) -> dict[str, Any]:
         """Replace the decisions with ``data`` (their JSON form) and write them to disk.
 
         ``data["revision"]`` must be the revision the document was based on (from
@@ -209,7 +211,7 @@ class ReviewServer(ThreadingHTTPServer):
             self._write(valid)
             return self._document()
 
-    def decide(self, data: object) -> dict:
+    def decide(self, data: object) -> dict[str, Any]:
         """Merge one decision into the others and write them all to disk.
 
         ``data`` is ``{"set", "query", "pick"}`` (``pick`` a candidate's path or None
@@ -252,7 +254,7 @@ class ReviewServer(ThreadingHTTPServer):
                 self._write(merged)
             return self._document()
 
-    def current(self) -> dict:
+    def current(self) -> dict[str, Any]:
         with self.lock:
             self._sync()
             return self._document()
@@ -287,7 +289,9 @@ class ReviewServer(ThreadingHTTPServer):
 
     # -- connections -------------------------------------------------------------
 
-    def process_request(self, request, client_address) -> None:  # noqa: ANN001 - stdlib
+    def process_request(
+        self, request: socket.socket | tuple[bytes, socket.socket], client_address: Any
+    ) -> None:
         """Serve the connection in a thread once fewer than ``MAX_CONNECTIONS`` are."""
         while not self._slots.acquire(timeout=0.05):
             if self._stopping:
@@ -299,7 +303,9 @@ class ReviewServer(ThreadingHTTPServer):
             self._slots.release()
             raise
 
-    def process_request_thread(self, request, client_address) -> None:  # noqa: ANN001
+    def process_request_thread(
+        self, request: socket.socket | tuple[bytes, socket.socket], client_address: Any
+    ) -> None:
         try:
             super().process_request_thread(request, client_address)
         finally:
@@ -443,7 +449,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Cross-Origin-Resource-Policy", "same-origin")
         self.send_header("Content-Security-Policy", _CSP)
 
-    def _reply(self, status: HTTPStatus, body: str | dict, send_body: bool = True) -> None:
+    def _reply(
+        self, status: HTTPStatus, body: str | dict[str, Any], send_body: bool = True
+    ) -> None:
         if isinstance(body, dict):
             data = json.dumps(body, ensure_ascii=True).encode()
             ctype = "application/json"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from typing import Any
 
 import click
 
@@ -19,7 +20,7 @@ from .results import AMBIGUOUS, MATCHED, UNMATCHED, MatchRun, results_paths
 SHOWN_SKIPS = 8
 
 
-def index_dict(report: IndexReport) -> dict:
+def index_dict(report: IndexReport) -> dict[str, Any]:
     return {
         "album": report.album,
         "index": report.index_path,
@@ -111,5 +112,5 @@ def shown(text: str) -> str:
     return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
 
 
-def print_json(data: dict) -> None:
+def print_json(data: dict[str, Any]) -> None:
     click.echo(json.dumps(data, indent=1, ensure_ascii=True))

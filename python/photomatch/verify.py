@@ -156,9 +156,9 @@ class Thumbnail:
     def __init__(self, grey: np.ndarray) -> None:
         self.grey = grey
         self.shape = grey.shape
-        self._made: dict[tuple, np.ndarray] = {}
+        self._made: dict[tuple[str | int, ...], np.ndarray] = {}
 
-    def _keep(self, key: tuple, array: np.ndarray) -> np.ndarray:
+    def _keep(self, key: tuple[str | int, ...], array: np.ndarray) -> np.ndarray:
         array.flags.writeable = False  # shared by every alignment of this thumbnail
         self._made[key] = array
         return array
@@ -231,6 +231,7 @@ class _Surface:
         n = th * tw
         t = template - template.mean()
         t_norm = max(float(np.sqrt((t * t).sum())), MIN_STD * np.sqrt(n))
+        num: np.ndarray
         if self.spectrum is not None and ys == slice(0, h - th + 1) and xs == slice(0, w - tw + 1):
             # Circular correlation; positions that would wrap lie outside the valid area.
             full = np.fft.irfft2(self.spectrum * np.conj(np.fft.rfft2(t, s=(h, w))), s=(h, w))
@@ -241,23 +242,26 @@ class _Surface:
         s1 = _window_sums(self.ii, ys, xs, th, tw)
         s2 = _window_sums(self.ii2, ys, xs, th, tw)
         var = np.maximum(s2 - s1 * s1 / n, MIN_STD * MIN_STD * n)
-        return np.clip(num / (np.sqrt(var) * t_norm), -1.0, 1.0)
+        scores: np.ndarray = np.clip(num / (np.sqrt(var) * t_norm), -1.0, 1.0)
+        return scores
 
 
 def _window_sums(ii: np.ndarray, ys: slice, xs: slice, th: int, tw: int) -> np.ndarray:
     y0, y1, x0, x1 = ys.start, ys.stop, xs.start, xs.stop
-    return (
+    sums: np.ndarray = (
         ii[y0 + th : y1 + th, x0 + tw : x1 + tw]
         - ii[y0:y1, x0 + tw : x1 + tw]
         - ii[y0 + th : y1 + th, x0:x1]
         + ii[y0:y1, x0:x1]
     )
+    return sums
 
 
 def _window_long_side(candidate: np.ndarray, aspect: float) -> float:
     """Long side of the largest window of ``aspect`` (width / height) in ``candidate``."""
     h, w = candidate.shape
-    return max(h * aspect, h) if w / h >= aspect else max(w, w / aspect)
+    side: float = max(h * aspect, h) if w / h >= aspect else max(w, w / aspect)
+    return side
 
 
 def align(thumbnail: np.ndarray | Thumbnail, candidate: np.ndarray) -> Alignment:
@@ -288,9 +292,9 @@ def align(thumbnail: np.ndarray | Thumbnail, candidate: np.ndarray) -> Alignment
         t = thumb.scaled(size, scale, half=True)
         if t.shape[0] <= c2.shape[0] and t.shape[1] <= c2.shape[1]:
             m = coarse.ncc(t)
-            y, x = np.unravel_index(int(np.argmax(m)), m.shape)
-            if m[y, x] > best[0]:
-                best = (float(m[y, x]), scale, int(y), int(x))
+            cy, cx = _argmax(m)
+            if m[cy, cx] > best[0]:
+                best = (float(m[cy, cx]), scale, cy, cx)
         scale -= _COARSE_STEP
     # Fine: full size, around the coarse hypothesis.
     _, s0, y0, x0 = best
@@ -312,13 +316,13 @@ def align(thumbnail: np.ndarray | Thumbnail, candidate: np.ndarray) -> Alignment
         if ys.stop <= ys.start or xs.stop <= xs.start:
             continue
         m = surface.ncc(t, ys, xs)
-        y, x = np.unravel_index(int(np.argmax(m)), m.shape)
+        cy, cx = _argmax(m)
         # ">=": in a small picture neighbouring scales round to one template
         # size; the larger scale is kept, so that a full-size fit reads 1.0.
-        if m[y, x] >= fine[0]:
-            fy = ys.start + y + _subpixel(m[:, x], y)
-            fx = xs.start + x + _subpixel(m[y, :], x)
-            fine = (float(m[y, x]), float(scale), float(fy), float(fx))
+        if m[cy, cx] >= fine[0]:
+            fy = ys.start + cy + _subpixel(m[:, cx], cy)
+            fx = xs.start + cx + _subpixel(m[cy, :], cx)
+            fine = (float(m[cy, cx]), float(scale), float(fy), float(fx))
     ncc, scale, y, x = fine if fine[0] > -2 else (best[0], best[1], 2.0 * best[2], 2.0 * best[3])
     t = thumb.scaled(size, scale)
     iy = min(max(0, round(y)), cand.shape[0] - t.shape[0])
@@ -457,7 +461,7 @@ def _canonical_fit(
             if ys.stop <= ys.start or xs.stop <= xs.start:
                 continue
             mp = surface.ncc(inner, ys, xs)
-            py, px = np.unravel_index(int(np.argmax(mp)), mp.shape)
+            py, px = _argmax(mp)
             fy = ys.start + py + _subpixel(mp[:, px], py)
             fx = xs.start + px + _subpixel(mp[py, :], px)
             score = float(mp[py, px])
@@ -479,6 +483,12 @@ _MAX_SIGMA = 4.0
 #: pixels of a photo, let alone of a resized and compressed one, are not
 #: independent.
 _PIXELS_PER_SAMPLE = 4.0
+
+
+def _argmax(surface: np.ndarray) -> tuple[int, int]:
+    """``(row, column)`` of the highest value of a 2-D score surface (the first, on ties)."""
+    y, x = np.unravel_index(int(np.argmax(surface)), surface.shape)
+    return int(y), int(x)
 
 
 def _peak_sigma(profile: np.ndarray, i: int, pixels: int) -> float:
