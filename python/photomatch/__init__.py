@@ -4,6 +4,8 @@ The public API: index an album, hash images, match thumbnails, read results,
 export originals, and the search kernels themselves.
 """
 
+from importlib.metadata import version as _version
+
 from ._core import hamming_distances, hamming_topk
 from .api import index_album, match_album
 from .decision import Policy
@@ -13,6 +15,9 @@ from .hashing import HASH_VERSION, WORDS, ImageHashes, hash_file
 from .index import AlbumArrays, AlbumIndex, IndexReport
 from .matching import QueryImage, hash_queries, match
 from .results import Candidate, MatchRun, QueryResult, SetInfo, Skipped, read_json
+
+#: The installed distribution's version (the one in pyproject.toml).
+__version__ = _version("photomatch")
 
 __all__ = [
     "HASH_VERSION",
