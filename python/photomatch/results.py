@@ -1,26 +1,42 @@
 """Match results as frozen dataclasses, and their CSV / JSON forms.
 
-``matches.csv`` columns, in order: ``CSV_COLUMNS``. Paths are absolute.
-``candidates`` are the ranked candidate paths joined with ``;``.
+``matches.csv`` columns, in order: ``CSV_COLUMNS``. Paths are absolute. Every
+thumbnail given has a row: after the results of each set come its thumbnails
+that could not be read, one row each, with ``status`` ``unreadable``, the set,
+the path in ``query``, why in ``note`` and every other column empty.
+
+``candidates`` (the ranked candidate paths) and ``variants`` are lists of paths
+in one cell: in each path ``%`` is written ``%25`` and ``;`` is written ``%3B``
+(in that order), and the paths are joined with ``;``. A path holding neither is
+written as it is; ``split_paths`` reads a cell back into the paths. As in every
+cell, a leading ``= + - @``, tab or CR gets a ``'`` in front so that spreadsheets
+do not run it (``safeio.spreadsheet_safe``); ``split_paths`` removes that ``'``
+again (absolute paths never start with it).
+
 ``matches.json`` holds the same results plus the distances of every candidate,
-the sets, the files that were skipped and why, and the album.
+the sets, the files that were skipped and why (``skipped_queries``: the
+unreadable thumbnails are there, not in ``results``), and the album.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, replace
 from enum import Enum
 from typing import Any
 
-from .safeio import csv_text, write_atomic
+from .safeio import _FORMULA_START, csv_text, write_atomic
 
 MATCHED = "matched"
 AMBIGUOUS = "ambiguous"
 UNMATCHED = "unmatched"
 STATUSES = (MATCHED, AMBIGUOUS, UNMATCHED)
+#: ``status`` of a ``matches.csv`` row for a thumbnail that could not be read
+#: (never in ``MatchRun.results``: those thumbnails are ``skipped_queries``).
+UNREADABLE = "unreadable"
 RESULTS_VERSION = 1
 CSV_COLUMNS = (
     "set",
@@ -166,27 +182,80 @@ class MatchRun:
         return bool(self.skipped_queries) or any(r.status != MATCHED for r in self.results)
 
 
+def join_paths(paths: Iterable[str]) -> str:
+    """One CSV cell for a list of paths: ``%`` -> ``%25``, ``;`` -> ``%3B``, joined with ``;``."""
+    return ";".join(p.replace("%", "%25").replace(";", "%3B") for p in paths)
+
+
+_ESCAPE = re.compile("%(25|3[Bb])")
+
+
+def split_paths(cell: str) -> list[str]:
+    """The paths of a ``candidates`` or ``variants`` cell read from ``matches.csv``.
+
+    Undoes ``join_paths`` and the spreadsheet guard's leading ``'``; an empty
+    cell is no paths.
+    """
+    if cell[:1] == "'" and cell[1:2] and cell[1] in _FORMULA_START:
+        cell = cell[1:]
+    if not cell:
+        return []
+    return [_ESCAPE.sub(lambda m: "%" if m.group(1) == "25" else ";", p) for p in cell.split(";")]
+
+
+def set_of(path: str, sets: Iterable[SetInfo]) -> str:
+    """The name of the set whose folder holds ``path`` (the innermost one), or ``""``."""
+    best: SetInfo | None = None
+    for info in sets:
+        if path.startswith(info.folder.rstrip(os.sep) + os.sep) and (
+            best is None or len(info.folder) > len(best.folder)
+        ):
+            best = info
+    return best.name if best is not None else ""
+
+
+def _result_row(r: QueryResult) -> list[object]:
+    return [
+        r.set,
+        r.query,
+        r.status,
+        r.match or "",
+        "" if r.distance is None else r.distance,
+        join_paths(c.path for c in r.candidates),
+        "" if r.score is None else f"{r.score:.4f}",
+        join_paths(r.variants),
+        r.note,
+        "" if r.confidence is None else f"{r.confidence:.4f}",
+        r.reason,
+    ]
+
+
+def _unreadable_row(set_name: str, s: Skipped) -> list[object]:
+    row = {"set": set_name, "query": s.path, "status": UNREADABLE, "note": s.reason}
+    return [row.get(column, "") for column in CSV_COLUMNS]
+
+
+def csv_rows(run: MatchRun) -> list[list[object]]:
+    """The rows of ``matches.csv``: the results in their order, each set's unreadable
+    thumbnails right after its last result; those of a set without results (or
+    of no set) last, in the order of the sets."""
+    unreadable: dict[str, list[Skipped]] = {}
+    for s in run.skipped_queries:
+        unreadable.setdefault(set_of(s.path, run.sets), []).append(s)
+    last = {r.set: i for i, r in enumerate(run.results)}
+    rows: list[list[object]] = []
+    for i, r in enumerate(run.results):
+        rows.append(_result_row(r))
+        if last[r.set] == i:
+            rows.extend(_unreadable_row(r.set, s) for s in unreadable.pop(r.set, ()))
+    for name in [*(info.name for info in run.sets), *unreadable]:
+        rows.extend(_unreadable_row(name, s) for s in unreadable.pop(name, ()))
+    return rows
+
+
 def csv_document(run: MatchRun) -> str:
     """``matches.csv`` as text (cells a spreadsheet would run as formulas are neutralised)."""
-    return csv_text(
-        CSV_COLUMNS,
-        (
-            [
-                r.set,
-                r.query,
-                r.status,
-                r.match or "",
-                "" if r.distance is None else r.distance,
-                ";".join(c.path for c in r.candidates),
-                "" if r.score is None else f"{r.score:.4f}",
-                ";".join(r.variants),
-                r.note,
-                "" if r.confidence is None else f"{r.confidence:.4f}",
-                r.reason,
-            ]
-            for r in run.results
-        ),
-    )
+    return csv_text(CSV_COLUMNS, csv_rows(run))
 
 
 def write_csv(run: MatchRun, path: str) -> None:
