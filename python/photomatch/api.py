@@ -19,14 +19,15 @@ def index_album(
     album: str,
     index_path: str | None = None,
     rebuild: bool = False,
-    progress: bool = True,
+    progress: bool = False,
     jobs: int | None = None,
     previews: bool = True,
 ) -> IndexReport:
     """Build or refresh the index of ``album``; returns what was done.
 
     ``previews=False`` hashes every image from its own pixels, never from an
-    embedded EXIF preview (see ``AlbumIndex.update``).
+    embedded EXIF preview (see ``AlbumIndex.update``). ``progress=True`` draws
+    progress bars on stderr; by default nothing is written there.
     """
     with AlbumIndex(album, index_path, rebuild=rebuild) as index:
         return index.update(progress=progress, jobs=jobs, previews=previews)
@@ -39,7 +40,7 @@ def match_album(
     index_path: str | None = None,
     policy: Policy = DEFAULT_POLICY,
     rebuild: bool = False,
-    progress: bool = True,
+    progress: bool = False,
     jobs: int | None = None,
     previews: bool = True,
 ) -> tuple[MatchRun, IndexReport]:
@@ -49,7 +50,7 @@ def match_album(
     ``out/review.html`` as one set (see ``outdir``), keeping the decisions of
     ``out/decisions.json`` that still fit. ``previews`` is passed to the index
     update; answers are always confirmed on the album's real pixels, whatever
-    was hashed.
+    was hashed. ``progress=True`` draws progress bars on stderr (off by default).
     """
     run, report, _ = match_and_publish(
         album, thumbs, out, index_path, policy, rebuild, progress, jobs, previews
@@ -64,7 +65,7 @@ def match_and_publish(
     index_path: str | None = None,
     policy: Policy = DEFAULT_POLICY,
     rebuild: bool = False,
-    progress: bool = True,
+    progress: bool = False,
     jobs: int | None = None,
     previews: bool = True,
 ) -> tuple[MatchRun, IndexReport, outdir.Published | None]:

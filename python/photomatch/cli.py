@@ -54,6 +54,26 @@ json_option = click.option(
     "--json", "as_json", is_flag=True, help="Print a JSON summary on stdout instead of text."
 )
 quiet_option = click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
+progress_option = click.option(
+    "--progress/--no-progress",
+    "progress",
+    default=None,
+    help="Draw progress bars on stderr, or not (default: only when stderr is a terminal "
+    "and -q is not given).",
+)
+
+
+def _show_progress(progress: bool | None, quiet: bool) -> bool:
+    """Progress bars: as ``--progress/--no-progress`` says, else when stderr is a
+    terminal and ``-q`` is not given (a log file or a pipe gets no bar fragments)."""
+    if progress is not None:
+        return progress
+    if quiet:
+        return False
+    try:
+        return sys.stderr is not None and sys.stderr.isatty()
+    except (AttributeError, ValueError):  # no stderr, or a closed one
+        return False
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -74,6 +94,7 @@ def cli(debug: bool) -> None:
 @previews_option
 @json_option
 @quiet_option
+@progress_option
 def index_cmd(
     album: str,
     index_path: str | None,
@@ -82,13 +103,14 @@ def index_cmd(
     no_previews: bool,
     as_json: bool,
     quiet: bool,
+    progress: bool | None,
 ) -> None:
     """Build or refresh the index of ALBUM (only new or changed files are hashed)."""
     report = api.index_album(
         album,
         index_path,
         rebuild=rebuild,
-        progress=not quiet,
+        progress=_show_progress(progress, quiet),
         jobs=jobs,
         previews=not no_previews,
     )
@@ -123,6 +145,7 @@ def index_cmd(
 @previews_option
 @json_option
 @quiet_option
+@progress_option
 def match_cmd(
     album: str,
     thumbs: tuple[str, ...],
@@ -134,6 +157,7 @@ def match_cmd(
     no_previews: bool,
     as_json: bool,
     quiet: bool,
+    progress: bool | None,
 ) -> None:
     """Match the thumbnails in each THUMBS folder (one set per folder) against ALBUM."""
     run, report, published = api.match_and_publish(
@@ -143,7 +167,7 @@ def match_cmd(
         index_path,
         Policy(prefer=prefer),
         rebuild=rebuild,
-        progress=not quiet,
+        progress=_show_progress(progress, quiet),
         jobs=jobs,
         previews=not no_previews,
     )
@@ -180,8 +204,14 @@ def match_cmd(
 @click.option("--no-browser", is_flag=True, help="Print the page's address; do not open it.")
 @jobs_option
 @quiet_option
+@progress_option
 def review_cmd(
-    results_dir: str, port: int, no_browser: bool, jobs: int | None, quiet: bool
+    results_dir: str,
+    port: int,
+    no_browser: bool,
+    jobs: int | None,
+    quiet: bool,
+    progress: bool | None,
 ) -> None:
     """Open the review page of DIR (written by match) and save your picks to DIR/decisions.json.
 
@@ -197,7 +227,9 @@ def review_cmd(
     with outdir.OutLock(results_dir):
         run = _read_results(results_dir)
         decisions = _load_decisions(results_dir, run, strict=False)
-        page = _write_review(run, results_dir, decisions, jobs=jobs, quiet=quiet)
+        page = _write_review(
+            run, results_dir, decisions, jobs=jobs, progress=_show_progress(progress, quiet)
+        )
     try:
         server = ReviewServer(results_dir, run, decisions, port=port, log=not quiet)
     except OSError as exc:
@@ -245,6 +277,7 @@ def review_cmd(
 )
 @json_option
 @quiet_option
+@progress_option
 def export_cmd(
     results_dir: str,
     dest: str,
@@ -254,6 +287,7 @@ def export_cmd(
     verify: bool,
     as_json: bool,
     quiet: bool,
+    progress: bool | None,
 ) -> None:
     """Copy the chosen originals of each set in DIR (written by match) into DEST/<set>/.
 
@@ -269,7 +303,7 @@ def export_cmd(
         dest,
         mode=mode,
         dry_run=dry_run,
-        progress=not quiet,
+        progress=_show_progress(progress, quiet),
         decisions=decisions,
         verify=verify,
         variants=variants,
@@ -304,7 +338,8 @@ def export_cmd(
     "folder", metavar="[DIR]", default="photomatch-demo", type=click.Path(file_okay=False)
 )
 @quiet_option
-def demo_cmd(folder: str, quiet: bool) -> None:
+@progress_option
+def demo_cmd(folder: str, quiet: bool, progress: bool | None) -> None:
     """Build a small sample album and thumbnails in DIR, then match and export them."""
     if os.path.exists(folder) and os.listdir(folder):
         raise UsageError(f"demo folder is not empty: {folder} (give a new or empty DIR)")
@@ -315,10 +350,12 @@ def demo_cmd(folder: str, quiet: bool) -> None:
         layout.thumb_sets,
         out,
         index_path=os.path.join(folder, "index.sqlite"),
-        progress=not quiet,
+        progress=_show_progress(progress, quiet),
     )
     print_match_summary(run, report, out)
-    items = export_mod.export_originals(run, os.path.join(folder, "export"), progress=not quiet)
+    items = export_mod.export_originals(
+        run, os.path.join(folder, "export"), progress=_show_progress(progress, quiet)
+    )
     click.echo(
         f"exported {len(items)} originals to {os.path.abspath(os.path.join(folder, 'export'))}"
     )
@@ -386,10 +423,10 @@ def _write_review(
     out: str,
     decisions: dict[tuple[str, str], Decision],
     jobs: int | None = None,
-    quiet: bool = False,
+    progress: bool = False,
 ) -> str:
     try:
-        return review.write_review(run, out, decisions, jobs=jobs, progress=not quiet)
+        return review.write_review(run, out, decisions, jobs=jobs, progress=progress)
     except OSError as exc:
         raise PhotomatchError(
             f"cannot write the review page in {out}: {exc.strerror or exc}"

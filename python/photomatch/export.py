@@ -130,7 +130,7 @@ def export_originals(
     dest: str,
     mode: str = "copy",
     dry_run: bool = False,
-    progress: bool = True,
+    progress: bool = False,
     decisions: Mapping[tuple[str, str], Decision] | None = None,
     verify: bool = False,
     variants: bool = False,
@@ -193,6 +193,7 @@ def _export_all(
         desc="exporting",
         file=sys.stderr,
         disable=not progress or dry_run,
+        leave=False,
     ):
         try:
             item = _export_one(

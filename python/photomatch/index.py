@@ -332,7 +332,7 @@ class AlbumIndex:
 
     def update(
         self,
-        progress: bool = True,
+        progress: bool = False,
         jobs: int | None = None,
         on_batch: Callable[[int], None] | None = None,
         previews: bool = True,

@@ -113,7 +113,7 @@ def query_image(set_name: str, path: str) -> QueryImage:
 
 
 def hash_queries(
-    sets: Sequence[SetInfo], progress: bool = True, jobs: int | None = None
+    sets: Sequence[SetInfo], progress: bool = False, jobs: int | None = None
 ) -> tuple[list[QueryImage], list[Skipped]]:
     """Hash every thumbnail of every set; unreadable ones are skipped with their reason."""
     todo: list[tuple[str, str]] = []

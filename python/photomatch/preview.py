@@ -23,10 +23,13 @@ from __future__ import annotations
 import io
 import os
 import stat
+import threading
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
-from PIL import ExifTags, Image
+from PIL import ExifTags, Image, JpegImagePlugin
 
 #: Extensions whose files may carry an EXIF preview photomatch reads (lower case).
 JPEG_EXTENSIONS = frozenset({".jpg", ".jpeg", ".jpe", ".jfif"})
@@ -58,12 +61,24 @@ _UPRIGHT = {
     8: Image.Transpose.ROTATE_90,
 }
 
-# photomatch applies its own pixel limit (``max_pixels``) from the header, and
-# never decodes the photo here, so Pillow's bomb warning would only be noise;
-# so would its warnings about damaged EXIF, one of which a big album always
-# has: such a preview is declined (or its file decoded), never trusted blindly.
-warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
-warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.TiffImagePlugin")
+#: Held while Pillow parses a JPEG header and its EXIF for photomatch: the
+#: warnings filters are process-wide, so only one thread at a time may swap
+#: them. The parsing is Python code (it holds the GIL anyway) and reads only the
+#: header's few kilobytes; no decoding waits on this lock.
+_QUIET_LOCK = threading.Lock()
+
+
+@contextmanager
+def _quiet_exif() -> Iterator[None]:
+    """Silence Pillow's warnings about damaged EXIF inside this block only.
+
+    A big album always has such a file: its preview is declined (or the file
+    decoded), never trusted blindly, so the warning would only be noise. The
+    host program's own filters are restored on the way out.
+    """
+    with _QUIET_LOCK, warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.TiffImagePlugin")
+        yield
 
 
 def has_preview_extension(path: str) -> bool:
@@ -100,12 +115,17 @@ def read_preview(path: str, max_pixels: int, box: int) -> np.ndarray | None:
 
 
 def _read_preview(fh: io.BufferedReader, max_pixels: int, box: int) -> np.ndarray | None:
-    with Image.open(fh, formats=["JPEG"]) as photo:  # header only: no pixel is decoded
+    # Pillow's JPEG reader itself, for the photo and for its preview alike: no
+    # other format's parser ever sees an album file. Not ``Image.open``: its bomb
+    # check reads the host program's ``Image.MAX_IMAGE_PIXELS`` and warns; this
+    # reads a header only (no pixel is decoded) and applies photomatch's limits.
+    # Opening parses the EXIF too (Pillow reads the DPI from it).
+    with _quiet_exif(), JpegImagePlugin.JpegImageFile(fh) as photo:
         width, height = photo.size
         if width * height > max_pixels or width < 1 or height < 1:
             return None
-        exif = photo.getexif()
         raw = photo.info.get("exif")
+        exif = photo.getexif()
         thumb = exif.get_ifd(ExifTags.IFD.IFD1)
     offset, length = thumb.get(_THUMB_OFFSET), thumb.get(_THUMB_LENGTH)
     if not isinstance(raw, bytes) or not isinstance(offset, int) or not isinstance(length, int):
@@ -115,9 +135,9 @@ def _read_preview(fh: io.BufferedReader, max_pixels: int, box: int) -> np.ndarra
     data = raw[start : start + length]
     if length <= 0 or len(data) != length or not data.startswith(b"\xff\xd8"):
         return None
-    # Pillow reads only JPEGs here (``formats``), for the photo and for its
-    # preview alike: no other format's parser ever sees an album file.
-    with Image.open(io.BytesIO(data), formats=["JPEG"]) as preview:
+    with _quiet_exif():
+        opened = JpegImagePlugin.JpegImageFile(io.BytesIO(data))
+    with opened as preview:
         if preview.width * preview.height > MAX_PREVIEW_PIXELS:
             return None
         preview.draft("L", (box, box))

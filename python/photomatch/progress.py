@@ -14,8 +14,10 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
-def bar(total: int, desc: str, progress: bool = True, unit: str = "img") -> tqdm:
-    """A progress bar on stderr; none when ``progress`` is off or there is nothing to do."""
+def bar(total: int, desc: str, progress: bool = False, unit: str = "img") -> tqdm:
+    """A progress bar on stderr, cleared when done; none when ``progress`` is off
+    (the default: a library call writes nothing to stderr unless asked) or there
+    is nothing to do."""
     return tqdm(
         total=total,
         unit=unit,
@@ -23,6 +25,7 @@ def bar(total: int, desc: str, progress: bool = True, unit: str = "img") -> tqdm
         file=sys.stderr,
         disable=not progress or not total,
         dynamic_ncols=True,
+        leave=False,
     )
 
 
@@ -30,7 +33,7 @@ def threaded_map(
     fn: Callable[[T], R],
     items: Sequence[T],
     desc: str,
-    progress: bool = True,
+    progress: bool = False,
     jobs: int | None = None,
     unit: str = "img",
 ) -> Iterator[R]:
