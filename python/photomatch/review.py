@@ -37,9 +37,11 @@ from .results import (
     AMBIGUOUS,
     MATCHED,
     UNMATCHED,
+    UNREADABLE,
     Decision,
     MatchRun,
     decisions_dict,
+    set_of,
 )
 from .safeio import TEMP_PREFIX, write_atomic
 
@@ -51,7 +53,6 @@ PREVIEW_SIZE = 320
 PREVIEW_QUALITY = 80
 #: Part of every preview's name: bump it when previews are made differently.
 PREVIEW_VERSION = 1
-UNREADABLE = "unreadable"
 #: Rows needing a person come first.
 _STATUS_ORDER = {AMBIGUOUS: 0, UNMATCHED: 1, UNREADABLE: 2, MATCHED: 3}
 #: The record, inside the previews folder, of every preview photomatch wrote there.
@@ -207,14 +208,6 @@ def prune_previews(out_dir: str, used: Iterable[str | None]) -> None:
     _record_previews(folder, recorded & keep)
 
 
-def _set_of(path: str, run: MatchRun) -> str:
-    best = ""
-    for info in run.sets:
-        if path.startswith(info.folder + os.sep) and len(info.folder) > len(best):
-            best = info.folder
-    return next((s.name for s in run.sets if s.folder == best), "")
-
-
 def _rel(path: str, folder: str) -> str:
     if folder and path.startswith(folder.rstrip(os.sep) + os.sep):
         return path[len(folder.rstrip(os.sep)) + 1 :]
@@ -259,7 +252,7 @@ def page_data(
             }
         )
     for s in run.skipped_queries:
-        set_name = _set_of(s.path, run)
+        set_name = set_of(s.path, run.sets)
         rows.append(
             {
                 "set": set_name,
