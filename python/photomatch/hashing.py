@@ -156,7 +156,7 @@ def load_grey(path: str, size: int = DECODE_SIZE) -> np.ndarray:
     Safe to call from many threads; each failure carries its own file's reason.
     """
     try:
-        with _ERRORS.shared():
+        with _ERRORS.shared(), _readable_errors():
             return _to_grey_array(_open_image(path, size))
     except pyvips.Error:
         pass
@@ -167,7 +167,8 @@ def load_grey(path: str, size: int = DECODE_SIZE) -> np.ndarray:
     with _ERRORS.exclusive():
         pyvips.vips_lib.vips_error_clear()
         try:
-            return _to_grey_array(_open_image(path, size))
+            with _readable_errors():
+                return _to_grey_array(_open_image(path, size))
         except pyvips.Error as exc:
             raise DecodeError(path, _reason(exc)) from None
 
@@ -187,9 +188,28 @@ def open_image(path: str, size: int) -> pyvips.Image:
     several fail at once; ``load_grey`` guards against that).
     """
     try:
-        return _open_image(path, size)
+        with _readable_errors():
+            return _open_image(path, size)
     except pyvips.Error as exc:
         raise DecodeError(path, _reason(exc)) from None
+
+
+@contextlib.contextmanager
+def _readable_errors() -> Iterator[None]:
+    """Turn pyvips' failure to read libvips' error text into a ``pyvips.Error``.
+
+    libvips' heifload quotes a damaged HEIF's box names, raw bytes, in its error
+    text; pyvips decodes that text as UTF-8 and raises UnicodeDecodeError instead
+    of its Error (leaving the text in libvips' buffer). The text is read here
+    with undecodable bytes replaced, and the buffer cleared, as pyvips would.
+    """
+    try:
+        yield
+    except UnicodeDecodeError:
+        raw = pyvips.ffi.string(pyvips.vips_lib.vips_error_buffer())
+        pyvips.vips_lib.vips_error_clear()
+        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+        raise pyvips.Error("unable to load from source", text or "unreadable error") from None
 
 
 def _open_image(path: str, size: int) -> pyvips.Image:
