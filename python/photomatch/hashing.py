@@ -5,8 +5,10 @@ rebuilt, never mixed):
 
 * The image is decoded with ``pyvips.Image.thumbnail`` to fit a
   ``DECODE_SIZE`` box (JPEG shrink-on-load, EXIF orientation applied), alpha
-  flattened on white, converted to grey (``b-w``). With ``previews``, a camera
-  JPEG's embedded EXIF preview stands in for the decode (``preview``).
+  flattened on white, converted to grey (``b-w``); an HEVC-coded HEIF (a phone's
+  HEIC) is decoded by pillow-heif and shrunk by libvips (``heif``). With
+  ``previews``, a camera JPEG's embedded EXIF preview, or a HEIF's stored
+  thumbnail, stands in for the decode (``preview``).
 * **Views** are taken from that one frame. Queries (thumbnails) have one view,
   the full frame (a uniform border trimmed first). Album photos have up to ten
   (``VIEW_NAMES``): the full frame, the centre square, the two off-centre
@@ -36,7 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyvips
 
-from . import preview
+from . import heif, preview
 from .errors import DecodeError
 
 HASH_VERSION = 4
@@ -117,6 +119,7 @@ IMAGE_EXTENSIONS = frozenset(
         ".webp",
         ".heic",
         ".heif",
+        ".hif",
         ".avif",
         ".gif",
     }
@@ -232,10 +235,18 @@ def _open_image(path: str, size: int) -> pyvips.Image:
         loader = _find_loader(source)
         if loader not in ALLOWED_LOADERS:
             raise DecodeError(path, NOT_AN_IMAGE)
+        if loader == "heifload":
+            # A cut HEIF decodes with blank tiles, or fails in libvips' header read
+            # with a bare "bad seek": the reason is found before either can happen.
+            truncated = heif.truncation_reason(heif.read_head(fd), st.st_size)
+            if truncated:
+                raise DecodeError(path, truncated)
         header = pyvips.Operation.call(loader + "_source", source, access="sequential")
         too_large = size_limit_reason(header.width, header.height, header.bands, header.format)
         if too_large:
             raise DecodeError(path, too_large)
+        if loader == "heifload" and _is_hevc(header):
+            return _open_hevc(path, fd, size)
         # fail_on goes to the loader in the option string: thumbnail_source
         # ignores its own fail_on argument (libvips 8.18), and a truncated file
         # must fail rather than hash as a grey smear.
@@ -249,6 +260,28 @@ def _open_image(path: str, size: int) -> pyvips.Image:
         return image
     finally:
         os.close(fd)
+
+
+def _is_hevc(header: pyvips.Image) -> bool:
+    """True when libvips' header says the HEIF's picture is HEVC-coded (see ``heif``)."""
+    return bool(header.get_typeof("heif-compression")) and header.get("heif-compression") == "hevc"
+
+
+def _open_hevc(path: str, fd: int, size: int) -> pyvips.Image:
+    """An HEVC-coded HEIF, decoded by pillow-heif (``heif``), upright, shrunk to fit ``size``.
+
+    Under the same limits as every format: libvips has already read the header
+    and checked its size; libheif's own header is checked again, before decoding,
+    in case the two read the file differently.
+    """
+    # Its own descriptor: the file object closes it, and fd stays the caller's.
+    with os.fdopen(os.dup(fd), "rb") as fh:
+        picture = heif.open_primary(path, fh)
+        bands, band_format = heif.sample_layout(picture)
+        too_large = size_limit_reason(picture.size[0], picture.size[1], bands, band_format)
+        if too_large:
+            raise DecodeError(path, too_large)
+        return heif.decode(path, picture, size)  # decoded before fh closes
 
 
 def size_limit_reason(width: int, height: int, bands: int, band_format: str) -> str | None:
@@ -538,8 +571,9 @@ def hash_grey(grey: np.ndarray, album: bool) -> ImageHashes:
 def hash_file(path: str, album: bool = True, previews: bool = False) -> ImageHashes:
     """Decode and hash one image file. Raises DecodeError when it can't be read.
 
-    With ``previews``, a JPEG's embedded EXIF preview is hashed instead of the
-    image when it is there and shows the image's frame (``preview.read_preview``);
+    With ``previews``, a JPEG's embedded EXIF preview or a HEIF's stored thumbnail
+    is hashed instead of the image when it is there and shows the image's frame
+    (``preview.read_preview``);
     the result's ``source`` says which was used.
     """
     if previews:
