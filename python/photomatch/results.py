@@ -399,7 +399,7 @@ def parse_decisions(data: object) -> dict[tuple[str, str], Decision]:
         ):
             raise ValueError(f"bad decision entry {entry!r:.200}")
         key = (entry["set"], entry["query"])
-        out[key] = Decision(entry["set"], entry["query"], entry["pick"], digest)
+        out[key] = Decision(entry["set"], entry["query"], entry.get("pick"), digest)
     return out
 
 
