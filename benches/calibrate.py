@@ -17,9 +17,11 @@ and saves it with its labels in ``ROOT/evidence.pkl``.
 
 ``fit`` labels every candidate group the pixel check measured: right (the
 thumbnail's original or an edited copy of it is in the group) or not (a burst
-sibling, a stranger; every group of a distractor). It fits a logistic model of
-``decision.FEATURES`` by Newton's method with a ridge penalty (``--ridge``, on
-the weights other than the bias), then picks ``match_confidence``: the lowest
+sibling, a stranger; every group of a distractor). It fits the conditional
+logit of ``decision.confidences`` over ``decision.FEATURES`` (each thumbnail's
+plausible groups compete with each other and with "none of them") by Fisher
+scoring with a ridge penalty (``--ridge``, on the weights other than the
+bias), then picks ``match_confidence``: the lowest
 of 0.50, 0.51, ... 0.99, 0.995, 0.999 at which the replayed ``matched`` answers on these
 albums are right at least ``--precision`` of the time *and* the model itself
 expects no more than ``--expected-error`` of them to be wrong (the mean of 1 -
@@ -112,29 +114,46 @@ def right(group, expected: frozenset[str]) -> bool:
     return any(os.path.realpath(m.path) in expected for m in group.members)
 
 
-def design(thumbs: list[Thumb], policy: decision.Policy) -> tuple[np.ndarray, np.ndarray]:
-    """Features and labels of every plausible candidate group (only those can
-    be answers), with the album's exposure offset as a run would measure it."""
+def design(thumbs: list[Thumb], policy: decision.Policy) -> list[tuple[np.ndarray, np.ndarray]]:
+    """One choice set per thumbnail and orientation checked: the features of
+    its plausible candidate groups (only those can be answers) and which are
+    right, with the album's exposure offset as a run would measure it."""
     offset = decision.run_offset([t.evidence for t in thumbs], policy)
-    xs, ys = [], []
+    sets = []
     for t in thumbs:
         for ev in t.evidence:
-            for g in ev.groups:
-                if decision.plausible(g, policy):
-                    xs.append(decision.features(g, ev.groups, policy, offset))
-                    ys.append(right(g, t.expected))
-    return np.array(xs), np.array(ys, dtype=float)
+            groups = [g for g in ev.groups if decision.plausible(g, policy)]
+            x = np.array([decision.features(g, policy, offset) for g in groups])
+            y = np.array([right(g, t.expected) for g in groups], dtype=bool)
+            sets.append((x.reshape(len(groups), len(decision.FEATURES)), y))
+    return sets
 
 
-def fit_logistic(x: np.ndarray, y: np.ndarray, ridge: float = 0.01) -> np.ndarray:
-    """Weights maximising the penalised log-likelihood (Newton's method)."""
-    w = np.zeros(x.shape[1])
-    penalty = np.full(x.shape[1], ridge)
-    penalty[0] = 0.0  # the bias is free
-    for _ in range(100):
-        p = 1.0 / (1.0 + np.exp(-np.clip(x @ w, -50, 50)))
-        grad = x.T @ (p - y) + penalty * w
-        hess = (x * (p * (1 - p))[:, None]).T @ x + np.diag(penalty) + 1e-9 * np.eye(len(w))
+def fit_conditional(sets: list[tuple[np.ndarray, np.ndarray]], ridge: float = 0.01) -> np.ndarray:
+    """Weights of the conditional logit of ``decision.confidences`` (each set's
+    groups and "none of them", score 0) maximising the penalised likelihood of
+    the right answer: any right group of a set (an original and its edited
+    copy can be checked as two groups), or "none" when no group is right.
+    Fisher scoring (Newton's method with the expected Hessian)."""
+    d = len(decision.FEATURES)
+    w = np.zeros(d)
+    penalty = np.full(d, ridge)
+    penalty[0] = 0.0  # the bias (against "none") is free
+    for _ in range(200):
+        grad = penalty * w
+        hess = np.diag(penalty) + 1e-9 * np.eye(d)
+        for x, y in sets:
+            if len(x) == 0:
+                continue
+            z = np.clip(x @ w, -50, 50)
+            top = max(0.0, float(z.max()))
+            e = np.exp(z - top)
+            p = e / (np.exp(-top) + e.sum())
+            target = np.where(y, p, 0.0)
+            target = target / target.sum() if y.any() else target
+            grad += x.T @ (p - target)
+            mean = x.T @ p
+            hess += (x * p[:, None]).T @ x - np.outer(mean, mean)
         step = np.linalg.solve(hess, grad)
         w -= step
         if np.abs(step).max() < 1e-8:
@@ -269,11 +288,16 @@ def main() -> None:
     albums = {root: load(root) for root in args.roots}
     if args.cmd == "fit":
         base = decision.DEFAULT_POLICY
-        designs = [design(ts, base) for ts in albums.values()]
-        x = np.concatenate([d[0] for d in designs])
-        y = np.concatenate([d[1] for d in designs])
-        w = fit_logistic(x, y, args.ridge)
-        print(f"{len(y)} candidate groups, {int(y.sum())} right")
+        # The run's exposure offset is measured from its confident matches,
+        # which depend on the weights: fit, measure the offset again, refit.
+        fitted = base
+        for _ in range(3):
+            sets = [s for ts in albums.values() for s in design(ts, fitted)]
+            w = fit_conditional(sets, args.ridge)
+            fitted = dataclasses.replace(base, weights=tuple(float(v) for v in w))
+        groups = sum(len(y) for _, y in sets)
+        answered = sum(bool(y.any()) for _, y in sets)
+        print(f"{len(sets)} choice sets, {groups} candidate groups, {answered} with a right one")
         for name, weight in zip(decision.FEATURES, w, strict=True):
             print(f"  {name:12s} {weight:+.3f}")
         policy = dataclasses.replace(base, weights=tuple(round(float(v), 3) for v in w))

@@ -8,7 +8,14 @@ from dataclasses import replace
 import pytest
 
 from photomatch import verify
-from photomatch.decision import DEFAULT_POLICY, Policy, decide, features, one_to_one
+from photomatch.decision import (
+    DEFAULT_POLICY,
+    Policy,
+    confidences,
+    decide,
+    features,
+    one_to_one,
+)
 from photomatch.evidence import BY_BURST, BY_SEARCH, BY_SECOND_LOOK, Evidence, Fit, Group
 from photomatch.results import AMBIGUOUS, MATCHED, UNMATCHED, Candidate, QueryResult, Reason
 
@@ -178,7 +185,7 @@ def test_the_thresholds_and_the_model_live_in_policy():
     ev = evidence(group("/a/x.jpg", fit(ncc=0.95)))
     assert decide(ev, Policy(match_confidence=0.999999, review_confidence=0.0)).status == AMBIGUOUS
     assert decide(ev, Policy(ncc_min=0.96)).status == UNMATCHED
-    assert len(features(ev.groups[0], ev.groups, P)) == len(P.weights)
+    assert len(features(ev.groups[0], P)) == len(P.weights)
 
 
 def answer(query: str, status: str, match: str | None, confidence: float) -> QueryResult:
@@ -231,3 +238,33 @@ def test_the_primary_is_chosen_by_the_decision_not_the_gathering():
 def test_the_weights_must_fit_the_features():
     with pytest.raises(ValueError, match="one per FEATURES"):
         Policy(weights=(1.0, 2.0))
+
+
+def test_frames_that_fit_alike_are_told_apart_by_where_they_differ():
+    # Two frames of a tripod burst, both at the framing and fitting alike as a
+    # whole; where they differ (a subject that moved) the thumbnail follows
+    # the first clearly (the checker's ``Group.contrast``, +-1/2 each way).
+    def frames(side: float, separation: float) -> Evidence:
+        a = replace(
+            group("/a/f1.jpg", fit(ncc=0.992), siblings=1), contrast=side, separation=separation
+        )
+        b = replace(
+            group("/a/f2.jpg", fit(ncc=0.991), siblings=1), contrast=-side, separation=separation
+        )
+        return evidence(a, b)
+
+    told = decide(frames(0.5, 4.0), P)
+    assert (told.status, told.match) == (MATCHED, "/a/f1.jpg")
+    # The same lean where the frames barely differ is chance: not an answer.
+    alike = decide(frames(0.5, 0.05), P)
+    assert alike.status == AMBIGUOUS and alike.reason == Reason.FRAMES_ALIKE.value
+    assert {c.path for c in alike.candidates} == {"/a/f1.jpg", "/a/f2.jpg"}
+
+
+def test_groups_share_the_probability():
+    # Frames that fit alike split it; neither is confident, together they are.
+    same = [group(f"/a/f{i}.jpg", fit(ncc=0.99), siblings=2) for i in range(3)]
+    shares = confidences([features(g, P) for g in same], P)
+    assert sum(shares) <= 1.0 and max(shares) - min(shares) < 1e-9
+    assert max(shares) < P.match_confidence
+    assert decide(evidence(*same), P).status == AMBIGUOUS

@@ -174,3 +174,63 @@ def test_a_subject_that_moved_shows_in_the_worst_tile(photo):
     other = verify.align(q, saved(moved))
     assert own.local_detail > 0.5
     assert other.local_detail < own.local_detail - 0.05
+
+
+@pytest.mark.parametrize("name", ["coffee", "astronaut"])
+def test_contrast_tells_which_frame_a_thumbnail_shows_where_the_frames_differ(name):
+    # Two frames of a burst, alike but for a subject that moved; a small,
+    # heavily compressed thumbnail of each. Where the frames differ, each
+    # thumbnail leans to its own frame (side near +1/2), and clearly so
+    # (separation well above the thumbnail's own residual).
+    image = sample_image(name)
+    still, moved = saved(frame(image, 0.0)), saved(frame(image, 0.0, motion=True))
+    for own, other in ((still, moved), (moved, still)):
+        shown = frame(image, 0.0, motion=own is moved)
+        q = verify.Thumbnail(saved(shown.thumbnail_image(200), 40))
+        query, mine = verify.fitted_window(q, own, verify.align(q, own))
+        _, theirs = verify.fitted_window(q, other, verify.align(q, other))
+        side, separation = verify.contrast(query, mine, theirs)
+        assert side > 0.3 and separation > 0.5
+        assert verify.contrast(query, theirs, mine) == pytest.approx((-side, separation))
+
+
+def test_contrast_is_mute_between_windows_that_do_not_differ(photo):
+    # A copy of the frame (re-saved) fits like the frame itself: nothing to tell.
+    base = frame(photo, 0.0)
+    q = verify.Thumbnail(saved(base.thumbnail_image(200), 40))
+    a, b = saved(base), saved(base, 70)
+    query, wa = verify.fitted_window(q, a, verify.align(q, a))
+    _, wb = verify.fitted_window(q, b, verify.align(q, b))
+    _, separation = verify.contrast(query, wa, wb)
+    assert separation < 0.2
+
+
+def test_the_fitted_window_is_the_thumbnail_where_it_fits(photo):
+    base = frame(photo, 0.0)
+    crop = base.crop(60, 40, base.width - 120, base.height - 100)
+    q = verify.Thumbnail(saved(crop.thumbnail_image(220), 85))
+    cand = saved(base)
+    query, window = verify.fitted_window(q, cand, verify.align(q, cand))
+    assert query.shape == window.shape
+    assert np.corrcoef(query.ravel(), window.ravel())[0, 1] > 0.97
+
+
+@pytest.mark.parametrize("name", ["coffee", "astronaut"])
+def test_grain_tells_two_still_frames_from_one_capture_and_its_edit(name):
+    # A tripod burst of a still scene: one view, two exposures, two noises
+    # (sensor noise of a few grey levels, as at a moderate ISO). At the pixel
+    # check's size the frames look like one capture; near their own size the
+    # grain differs, while an edit or a resized copy of one frame keeps its grain.
+    scene = frame(sample_image(name), 0.0)
+
+    def exposure(seed: int) -> pyvips.Image:
+        noise = pyvips.Image.gaussnoise(scene.width, scene.height, sigma=4.0, seed=seed)
+        return (scene + noise).cast("uchar")
+
+    first, second = exposure(1), exposure(2)
+    edit = (first * 1.08 + 5).cast("uchar").gamma(exponent=1.1).cast("uchar")
+    a, b, e = saved(first, 92), saved(second, 92), saved(edit, 88)
+    assert verify.grain_detail(a, e) >= DEFAULT_POLICY.grain_detail_min
+    assert verify.grain_detail(a, saved(first.resize(0.6), 90)) >= DEFAULT_POLICY.grain_detail_min
+    assert verify.same_photo(a, b)  # what the grain test is for
+    assert verify.grain_detail(a, b) < DEFAULT_POLICY.grain_detail_min

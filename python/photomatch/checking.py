@@ -17,10 +17,12 @@ tests), which are shared by the threads checking thumbnails.
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 
@@ -46,8 +48,12 @@ class Checker:
         album: AlbumArrays,
         files: dict[str, int],
         search: Callable[[np.ndarray, int], list[Candidate]] | None = None,
+        grain_loader: Callable[[str], np.ndarray] = verify.load_grain,
     ) -> None:
         self.loader = loader
+        #: Decodes an album file near its own size, for the grain test of two
+        #: files that look like one capture (rare: edited copies, still bursts).
+        self.grain_loader = grain_loader
         self.policy = policy
         self.album = album
         self.files = files  # album file index of every candidate's path
@@ -109,7 +115,35 @@ class Checker:
                 ]
                 fits = fits + self._check(q, extra)
                 groups = self._group(fits)
-        return Evidence(set_name, query, orientation, ranked, tuple(groups))
+        return Evidence(set_name, query, orientation, ranked, self._contrasted(q, groups))
+
+    def _contrasted(self, q: verify.Thumbnail, groups: list[Group]) -> tuple[Group, ...]:
+        """``groups`` with ``Group.contrast`` measured among the best few plausible
+        ones: each against every other, keeping its lowest (+inf alone)."""
+        p = self.policy
+        live = sorted((g for g in groups if plausible(g, p)), key=lambda g: -g.fit.ncc)
+        best = live[0].fit.ncc if live else 0.0
+        close = [g for g in live if g.fit.ncc >= best - p.contrast_margin][: p.contrast_groups]
+        windows: list[tuple[np.ndarray, np.ndarray] | None] = []
+        for g in close:
+            grey = self._grey(g.best.path)
+            windows.append(None if grey is None else verify.fitted_window(q, grey, g.fit))
+        lowest: list[tuple[float, float]] = [(math.inf, math.inf)] * len(close)
+        for i, a in enumerate(windows):
+            for j in range(i + 1, len(close)):
+                b = windows[j]
+                if a is None or b is None or a[0].shape != b[0].shape:
+                    continue  # a decode failed, or the pair was compared at other sizes
+                side, sep = verify.contrast(a[0], a[1], b[1])
+                lowest[i] = min(lowest[i], (side, sep))
+                lowest[j] = min(lowest[j], (-side, sep))
+        measured = {id(g): c for g, c in zip(close, lowest, strict=True)}
+        return tuple(
+            replace(g, contrast=measured[id(g)][0], separation=measured[id(g)][1])
+            if id(g) in measured
+            else g
+            for g in groups
+        )
 
     def _check(self, q: verify.Thumbnail, todo: list[tuple[Candidate, int, str]]) -> list[Fit]:
         """Align the thumbnail in each candidate that decodes."""
@@ -152,12 +186,22 @@ class Checker:
                 ga is not None
                 and gb is not None
                 and verify.same_photo(ga, gb, self.policy.variant_detail_min)
+                and self._same_grain(*key)
             )
             with self._lock:
                 if len(self._same) >= 1 << 16:
                     self._same.clear()
                 self._same[key] = known
         return known
+
+    def _same_grain(self, a: str, b: str) -> bool:
+        """Two files that look like one capture carry one noise, when it can be
+        told (``verify.grain_detail``); two frames of a still burst do not."""
+        try:
+            grain = verify.grain_detail(self.grain_loader(a), self.grain_loader(b))
+        except (DecodeError, OSError):
+            return True  # both decoded for the check: the look-alike verdict stands
+        return grain < 0 or grain >= self.policy.grain_detail_min
 
     def _burst_siblings(self, path: str) -> tuple[str, ...]:
         """Other album files whose full frame is within ``burst_bits`` of ``path``'s."""

@@ -2,14 +2,16 @@
 
 ``decide`` is a pure function of one thumbnail's ``Evidence`` (``evidence``),
 a ``Policy`` and the run's exposure offset: no search, no decoding, no state.
-It scores every candidate group with one calibrated model (``confidence``: the
-probability that the group is the thumbnail's original, fitted on labelled
-benchmark albums by ``benches/calibrate.py``), names the most probable, and
-answers
+It scores every plausible candidate group with one calibrated model and turns
+the scores into probabilities that compete (``confidences``: a conditional
+logit over the groups and "none of them", fitted on labelled benchmark albums
+by ``benches/calibrate.py``), names the most probable, and answers
 
-* ``matched`` when that group is confident (``Policy.match_confidence``) and no
-  other group is even worth a look (``Policy.review_confidence``);
-* ``ambiguous`` when some group is worth a look but the answer is not clear;
+* ``matched`` when that group is confident (``Policy.match_confidence``): the
+  others, and "none", then share what is left;
+* ``ambiguous`` when the groups together are worth a look
+  (``Policy.review_confidence``) but none is confident (frames of a burst
+  that fit alike share the probability);
 * ``unmatched`` otherwise,
 
 with a ``Reason`` read off the evidence's structure (a standard framing, a
@@ -38,8 +40,6 @@ FEATURES = (
     "ncc",
     "detail",
     "local_detail",
-    "margin",
-    "rivals",
     "shift",
     "burst_shift",
     "crop",
@@ -48,6 +48,8 @@ FEATURES = (
     "exposure",
     "second_look",
     "distance",
+    "contrast",
+    "lean",
 )
 
 
@@ -92,7 +94,9 @@ class Policy:
     #: (``verify.Alignment.detail``): a picture of a few large bright and dark
     #: areas can fit part of an unrelated photo at 0.9 with its detail at 0.05.
     crop_detail_min: float = 0.3
-    #: Groups scoring within this correlation of another are its rivals.
+    #: Fits within this correlation of the best are close: the pixel check
+    #: gathers the burst frames of each (``checking``), and a fit with no other
+    #: this close is clear (``review_ncc``).
     ncc_margin: float = 0.03
     #: A fit this close to the full size is a framing of the whole picture
     #: (smaller ones are crops).
@@ -104,6 +108,11 @@ class Policy:
     #: times the uncertainty of the measured spot.
     offset_tolerance_px: float = 1.0
     offset_sigmas: float = 2.0
+    #: Plausible groups fitting within this correlation of the best, at most
+    #: ``contrast_groups`` of them, are compared with each other where they
+    #: differ (``Group.contrast``).
+    contrast_margin: float = 0.05
+    contrast_groups: int = 8
     #: Album files whose frames are this close (bits) to each other may be a burst.
     burst_bits: int = 20
     #: Frames of one burst gathered at most for a crop that fits them alike.
@@ -130,34 +139,35 @@ class Policy:
     #: Two album files are one capture when their fine detail correlates at
     #: least this well in every tile (``verify.same_photo``).
     variant_detail_min: float = 0.97
+    #: ... and their finest detail near their own size (``verify.grain_detail``,
+    #: one capture's noise) at least this well, where it can be measured.
+    grain_detail_min: float = 0.2
     #: The confidence model: one weight per ``FEATURES`` entry, fitted on the
-    #: training albums of benches/README.md (seeds 101-103) by
-    #: ``python benches/calibrate.py fit /tmp/train101 /tmp/train102 /tmp/train103``
-    #: (ridge 0.01, chosen by leaving each training album out in turn: it gave
-    #: the best recall on the album left out, every ridge tried keeping its
-    #: precision at 100%).
+    #: training albums of benches/README.md (seeds 101-103, 201-203) by
+    #: ``python benches/calibrate.py fit`` (ridge 0.01; see there and README
+    #: "Accuracy").
     weights: tuple[float, ...] = (
-        -2.548,  # bias
-        0.167,  # ncc
-        9.078,  # detail
-        2.743,  # local_detail
-        1.071,  # margin
-        -1.164,  # rivals
-        -3.811,  # shift
-        1.982,  # burst_shift
-        -0.042,  # crop
-        -3.744,  # burst
-        0.572,  # burst_crop
-        -1.647,  # exposure
-        4.24,  # second_look
-        -4.065,  # distance
+        -1.087,  # bias
+        0.247,  # ncc
+        4.381,  # detail
+        3.741,  # local_detail
+        -2.662,  # shift
+        0.217,  # burst_shift
+        -0.917,  # crop
+        -2.113,  # burst
+        0.532,  # burst_crop
+        -1.206,  # exposure
+        1.284,  # second_look
+        -3.885,  # distance
+        0.846,  # contrast
+        0.754,  # lean
     )
-    #: ``matched`` from this confidence up, when no rival reaches
-    #: ``review_confidence``: the lowest threshold at which the training albums'
-    #: matches were all right and the model expected at most 0.2% of them wrong
-    #: (``calibrate.py fit``).
-    match_confidence: float = 0.92
-    #: ``ambiguous`` (worth a person's look) from this confidence up; below,
+    #: ``matched`` from this confidence up: the lowest threshold at which the
+    #: training albums' matches were all right and the model expected at most
+    #: 0.2% of them wrong (``calibrate.py fit``).
+    match_confidence: float = 0.97
+    #: ``ambiguous`` (worth a person's look) when the plausible groups together
+    #: reach this confidence (one of them is probably the original); below,
     #: ``unmatched``. A reviewer's budget, not fitted.
     review_confidence: float = 0.2
     #: ... and whatever its confidence, a plausible fit at least this good with
@@ -165,6 +175,9 @@ class Policy:
     #: crop of 94% of a photo's area fits nearly full size, off every framing,
     #: as the lone remaining frame of a burst would fit a withheld one).
     review_ncc: float = 0.97
+    #: Another group is a rival of the most probable one (frames that fit
+    #: alike, for the reason given) from this confidence up.
+    rival_confidence: float = 0.05
     #: Candidates kept per thumbnail in the results.
     max_candidates: int = 5
     #: Glob on album paths picking a variant group's primary (e.g. ``*/edited/*``).
@@ -230,33 +243,21 @@ def pure_gain(fit: verify.Alignment, p: Policy) -> bool:
     )
 
 
-def features(
-    group: Group, groups: Sequence[Group], p: Policy, exposure_offset: float | None = None
-) -> np.ndarray:
-    """The ``FEATURES`` of one candidate group among all the thumbnail's groups:
-    how well it fits (``ncc``, as -log(1 - ncc); fine ``detail``, overall and in
-    its worst tile, ``local_detail``), how clearly
-    (``margin`` over the best other plausible group, x10 and within +-2;
-    ``rivals`` within ``ncc_margin``; for a fit at a standard framing, only
-    others at one count), where (``shift``: a nearly full-size
-    fit's distance from its framing in units of its tolerance, up to 4, and
-    the same again as ``burst_shift`` when the file has burst siblings;
-    ``crop``; ``burst`` siblings; a ``burst_crop``), the ``exposure`` score of
-    a fit off its framing or of a file with burst siblings (another frame, or a
-    crop of one, is exposed otherwise), and
-    how it was found (``second_look``; hash ``distance`` / 64)."""
+def features(group: Group, p: Policy, exposure_offset: float | None = None) -> np.ndarray:
+    """The ``FEATURES`` of one candidate group: how well it fits (``ncc``, as
+    -log(1 - ncc); fine ``detail``, overall and in its worst tile,
+    ``local_detail``), where (``shift``: a nearly full-size fit's distance from
+    its framing in units of its tolerance, up to 4, and the same again as
+    ``burst_shift`` when the file has burst siblings; ``crop``; ``burst``
+    siblings; a ``burst_crop``), the ``exposure`` score of a fit off its
+    framing or of a file with burst siblings (another frame, or a crop of one,
+    is exposed otherwise), how it was found (``second_look``; hash ``distance``
+    / 64), and how it fares against the closest other group where the two
+    differ (``contrast`` and ``lean``, see ``_contrast``). How the groups
+    compare as a whole is the model's own business (``confidences``)."""
     fit = group.fit
     ncc = min(max(fit.ncc, 0.0), 0.9999)
     framed = on_frame(fit, p)
-    # A fit at a standard framing is rivalled only by others there: a burst
-    # sibling that fits as well, but shifted, is no rival to the true frame.
-    others = [
-        g.fit.ncc
-        for g in groups
-        if g is not group and plausible(g, p) and (on_frame(g.fit, p) or not framed)
-    ]
-    margin = ncc - max(others, default=ncc - 0.2)
-    rivals = sum(1 for o in others if o >= fit.ncc - p.ncc_margin)
     full = fit.scale >= p.near_full_scale
     shift = min(fit.offset_px / _tolerance(fit, p), 4.0) if full else 0.0
     shift = shift if math.isfinite(shift) else 4.0
@@ -269,14 +270,13 @@ def features(
     exposure = min(exposure_score(fit, p, exposure_offset or 0.0), 4.0) if weigh else 0.0
     detail = 0.0 if math.isnan(fit.detail) else fit.detail
     local = detail if math.isnan(fit.local_detail) else fit.local_detail
+    contrast, lean = _contrast(group)
     return np.array(
         [
             1.0,
             -math.log(1.0 - ncc),
             detail,
             local,
-            10.0 * min(max(margin, -0.2), 0.2),
-            float(min(rivals, 3)),
             shift,
             shift if burst else 0.0,
             float(crop),
@@ -285,14 +285,49 @@ def features(
             exposure,
             float(group.found_by == BY_SECOND_LOOK),
             group.distance / 64.0,
+            contrast,
+            lean,
         ]
     )
 
 
-def confidence(x: np.ndarray, p: Policy) -> float:
-    """The calibrated probability that a plausible group with features ``x`` is the original."""
-    z = float(np.dot(np.asarray(p.weights), x))
-    return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
+#: Separations (``Group.separation``) counted at most in ``contrast``, and the
+#: least at which ``lean`` counts: below it two windows differ by less than a
+#: fifth of the thumbnail's own residual, and which way it leans is chance.
+_SEPARATION_MAX = 4.0
+_SEPARATION_MIN = 0.2
+
+
+def _contrast(group: Group) -> tuple[float, float]:
+    """``contrast``: which way the thumbnail leans between this group and its
+    closest rival where the two differ (``Group.contrast``: +-1/2 for a clear
+    lean) times how much they differ against the thumbnail's own residual
+    (``Group.separation``, up to ``_SEPARATION_MAX``), within +-2; ``lean``:
+    the lean alone (x2, within +-1), once the windows differ enough to tell.
+    Both at their bound when no other group came close, 0 when not measured."""
+    side, sep = group.contrast, group.separation
+    if side == math.inf:
+        return 2.0, 1.0
+    if math.isnan(side) or math.isnan(sep):
+        return 0.0, 0.0
+    contrast = max(-2.0, min(2.0, side * min(sep, _SEPARATION_MAX)))
+    lean = max(-1.0, min(1.0, 2.0 * side)) if sep >= _SEPARATION_MIN else 0.0
+    return contrast, lean
+
+
+def confidences(xs: Sequence[np.ndarray], p: Policy) -> list[float]:
+    """The calibrated probability that each plausible group (features ``xs``,
+    all of one thumbnail's) is the original: each group's score against the
+    others' and "none of them" (score 0), so that frames of a burst that fit
+    alike share the probability while a group that clearly beats the rest
+    keeps it (a conditional logit)."""
+    if not xs:
+        return []
+    z = np.clip(np.asarray(xs) @ np.asarray(p.weights), -50.0, 50.0)
+    top = max(0.0, float(z.max()))
+    e = np.exp(z - top)
+    shares: list[float] = (e / (math.exp(-top) + float(e.sum()))).tolist()
+    return shares
 
 
 def decide(ev: Evidence, p: Policy, exposure_offset: float | None = None) -> QueryResult:
@@ -304,12 +339,10 @@ def decide(ev: Evidence, p: Policy, exposure_offset: float | None = None) -> Que
     plausible has confidence 0 (None when nothing was measured)."""
     note = "" if ev.orientation == "upright" else f"thumbnail {ev.orientation}"
     groups = [_ordered(g, p.prefer) for g in ev.groups]
+    plausible_groups = [g for g in groups if plausible(g, p)]
+    shares = confidences([features(g, p, exposure_offset) for g in plausible_groups], p)
     live = sorted(
-        (
-            (confidence(features(g, groups, p, exposure_offset), p), g)
-            for g in groups
-            if plausible(g, p)
-        ),
+        zip(shares, plausible_groups, strict=True),
         key=lambda s: (-s[0], -s[1].fit.ncc, s[1].distance),
     )
     dead = sorted((g for g in groups if not plausible(g, p)), key=lambda g: -g.fit.ncc)
@@ -339,15 +372,17 @@ def decide(ev: Evidence, p: Policy, exposure_offset: float | None = None) -> Que
         reason = Reason.NO_FIT if groups or ev.ranked else Reason.NO_CANDIDATE
         return answer(UNMATCHED, reason, 0.0 if groups else None)
     top_conf, top = live[0]
-    contenders = [g for c, g in live if c >= p.review_confidence]
-    if top_conf >= p.match_confidence and len(contenders) == 1:
+    if top_conf >= p.match_confidence:
         return answer(MATCHED, Reason.FRAMED if on_frame(top.fit, p) else Reason.CROP, top_conf)
     # A clear fit is always worth a person's look, however the model rates it.
     clear = top.fit.ncc >= p.review_ncc and not any(
         g is not top and g.fit.ncc >= top.fit.ncc - p.ncc_margin for _, g in live
     )
-    status = AMBIGUOUS if top_conf >= p.review_confidence or clear else UNMATCHED
-    return answer(status, _doubt(top, contenders, p, exposure_offset), top_conf)
+    worth = sum(shares) >= p.review_confidence or clear
+    rivals = [g for c, g in live[1:] if c >= p.rival_confidence]
+    return answer(
+        AMBIGUOUS if worth else UNMATCHED, _doubt(top, rivals, p, exposure_offset), top_conf
+    )
 
 
 def choose_orientation(answers: Sequence[QueryResult]) -> QueryResult:
@@ -356,10 +391,10 @@ def choose_orientation(answers: Sequence[QueryResult]) -> QueryResult:
     return next((r for r in answers if r.status != UNMATCHED), answers[0])
 
 
-def _doubt(top: Group, contenders: list[Group], p: Policy, exposure_offset: float | None) -> Reason:
-    """Why the most probable group is not a clear answer, from the evidence around it."""
+def _doubt(top: Group, rivals: list[Group], p: Policy, exposure_offset: float | None) -> Reason:
+    """Why the most probable group is not a clear answer, from the evidence
+    around it (``rivals``: the other groups that might be the original)."""
     fit = top.fit
-    rivals = [g for g in contenders if g is not top]
     if on_frame(fit, p):
         return Reason.FRAMES_ALIKE if rivals else Reason.UNSURE
     if fit.scale >= p.near_full_scale and (top.siblings or rivals):
@@ -406,7 +441,7 @@ def _ordered(group: Group, prefer: str | None) -> Group:
         preferred = prefer is not None and fnmatch.fnmatch(m.path, prefer)
         return (not preferred, m.mtime_ns or 1 << 62, len(m.path), m.path)
 
-    return Group(tuple(sorted(group.members, key=key)))
+    return replace(group, members=tuple(sorted(group.members, key=key)))
 
 
 def _as_candidate(group: Group) -> Candidate:

@@ -13,7 +13,8 @@ by their decisions, not with ``==``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 
 from .verify import Alignment
 
@@ -52,9 +53,22 @@ class Group:
     """Album files that are one capture (``verify.same_photo``): a photo and its
     edited copies or duplicates; ``decision`` puts the primary first
     (``--prefer``, else the oldest file). ``fit``, ``distance`` and
-    ``siblings`` are the group's best."""
+    ``siblings`` are the group's best.
+
+    ``contrast`` is how much better this group explains the thumbnail than
+    the closest other candidate group does, where the two differ
+    (``verify.contrast``, in standard errors; the lowest over the groups
+    that fit nearly as well), +inf when no other group fits nearly as well,
+    NaN when not measured."""
 
     members: tuple[Fit, ...]
+    contrast: float = field(default=math.nan, compare=False)
+    separation: float = field(default=math.nan, compare=False)
+
+    @property
+    def best(self) -> Fit:
+        """The member the thumbnail fits best."""
+        return max(self.members, key=lambda m: m.alignment.ncc)
 
     @property
     def primary(self) -> Fit:
@@ -63,7 +77,7 @@ class Group:
     @property
     def fit(self) -> Alignment:
         """The group's best alignment."""
-        return max((m.alignment for m in self.members), key=lambda a: a.ncc)
+        return self.best.alignment
 
     @property
     def distance(self) -> int:
