@@ -432,3 +432,120 @@ def test_a_vanished_original_is_an_export_error(sample, tmp_path):
     os.remove(os.path.join(sample.album, "2023", "holiday", "IMG_1002.jpg"))
     with pytest.raises(ExportError, match="cannot read original"):
         export_mod.export_originals(run, str(tmp_path / "dest"), progress=False)
+
+
+# A photo kept in many copies (backups of backups): its variant group is every
+# copy, however many there are, not just those the pixel check compared with the
+# thumbnail (the nearest few).
+
+COPIES = 200
+
+
+def _photo_with_copies(root, copies: int, resave: bool = False) -> tuple[str, str, list[str]]:
+    """An album holding ``copies`` copies of one sample photo, all named
+    ``IMG_0001.jpg`` in folders ``copies/000`` ... (copy ``i`` made ``i``
+    minutes after the first), and two other photos; and a thumbnail folder with
+    a small, recompressed thumbnail of that photo. ``resave``: each copy is
+    re-encoded at its own JPEG quality (same capture, other bytes) instead of
+    copied byte for byte."""
+    from PIL import Image
+
+    samples = os.path.join(os.path.dirname(export_mod.__file__), "samples")
+    album, thumbs = root / "album", root / "thumbs"
+    photo = os.path.join(samples, "chelsea.jpg")
+    paths = []
+    for i in range(copies):
+        path = album / "copies" / f"{i:03d}" / "IMG_0001.jpg"
+        path.parent.mkdir(parents=True)
+        if resave:
+            Image.open(photo).save(path, quality=85 + i % 12)
+        else:
+            shutil.copyfile(photo, path)
+        os.utime(path, ns=(1_600_000_000_000_000_000 + i * 60_000_000_000,) * 2)
+        paths.append(str(path))
+    for name in ("coffee", "rocket"):
+        shutil.copyfile(os.path.join(samples, f"{name}.jpg"), album / f"{name}.jpg")
+    thumbs.mkdir()
+    with Image.open(photo) as im:
+        im.thumbnail((160, 160))
+        im.save(thumbs / "t1.jpg", quality=40)
+    return str(album), str(thumbs), paths
+
+
+@pytest.fixture(scope="module")
+def many_copies(tmp_path_factory):
+    root = tmp_path_factory.mktemp("copies")
+    album, thumbs, paths = _photo_with_copies(root, COPIES)
+    return root, album, thumbs, paths
+
+
+def _match_cli(root, album, thumbs, out, *more: str) -> None:
+    code = main(
+        ["match", album, thumbs, "--out", out, "--index", str(root / "i.sqlite"), "-q", *more]
+    )
+    assert code == 0
+
+
+def test_every_copy_is_a_variant_in_both_results_files(many_copies, tmp_path, capsys):
+    from photomatch.results import split_paths
+
+    root, album, thumbs, paths = many_copies
+    fingerprint_before = fingerprint(album)
+    out = str(tmp_path / "out")
+    _match_cli(root, album, thumbs, out)
+    capsys.readouterr()
+    with open(os.path.join(out, "matches.csv"), newline="") as fh:
+        (row,) = list(csv.DictReader(fh))
+    # The oldest copy is the match, and every other copy is its variant.
+    assert row["status"] == "matched" and row["match"] == paths[0]
+    assert sorted(split_paths(row["variants"])) == sorted(paths[1:])
+    # No copy is left among the candidates as if it were another photo.
+    assert [p for p in split_paths(row["candidates"]) if p in paths] == [paths[0]]
+    (result,) = results_of(out)
+    assert result["match"] == paths[0] and len(result["variants"]) == COPIES - 1
+    assert result["candidates"][0]["variants"] == result["variants"]
+    assert fingerprint(album) == fingerprint_before
+
+
+def test_export_variants_exports_every_copy(many_copies, tmp_path, capsys):
+    root, album, thumbs, paths = many_copies
+    out = str(tmp_path / "out")
+    _match_cli(root, album, thumbs, out)
+    dest = tmp_path / "dest"
+    code, _, err = run_cli(capsys, "export", out, "--to", str(dest), "--variants", "-q")
+    assert code == 0, err
+    rows = manifest(dest)
+    assert sorted(r["source"] for r in rows) == sorted(paths)
+    for r in rows:
+        assert sha256(r["destination"]) == r["sha256"] == sha256(r["source"])
+    # One name, the same bytes: the variants folder holds them once, and the
+    # manifest lists each copy as already there.
+    assert sorted(os.listdir(dest / "thumbs")) == ["IMG_0001.jpg", "variants"]
+    assert os.listdir(dest / "thumbs" / "variants") == ["IMG_0001.jpg"]
+    assert sorted(r["status"] for r in rows) == ["copied"] * 2 + ["exists"] * (COPIES - 2)
+
+
+def test_prefer_picks_the_primary_among_all_copies(many_copies, tmp_path, capsys):
+    root, album, thumbs, paths = many_copies
+    out = str(tmp_path / "out")
+    # Far beyond the few copies the pixel check compares with the thumbnail.
+    _match_cli(root, album, thumbs, out, "--prefer", "*/copies/150/*")
+    (result,) = results_of(out)
+    assert result["match"] == paths[150]
+    assert sorted(result["variants"]) == sorted(p for p in paths if p != paths[150])
+
+
+def test_copies_with_other_bytes_join_the_group_on_pixels(tmp_path, capsys):
+    # Re-encoded copies: one capture, told by the same test the check groups with.
+    album, thumbs, paths = _photo_with_copies(tmp_path, 12, resave=True)
+    out = str(tmp_path / "out")
+    _match_cli(tmp_path, album, thumbs, out)
+    (result,) = results_of(out)
+    assert result["status"] == "matched" and result["match"] == paths[0]
+    assert sorted(result["variants"]) == sorted(paths[1:])
+    dest = tmp_path / "dest"
+    code, _, err = run_cli(capsys, "export", out, "--to", str(dest), "--variants", "-q")
+    assert code == 0, err
+    assert sorted(os.listdir(dest / "thumbs" / "variants")) == sorted(
+        ["IMG_0001.jpg"] + [f"IMG_0001-{n}.jpg" for n in range(1, 11)]
+    )
