@@ -3,6 +3,9 @@
 Exit codes: 0 done, every thumbnail matched; 1 error; 2 usage error (bad
 arguments, missing or empty folders); 3 done, but some thumbnails need review
 (ambiguous, unmatched or unreadable).
+
+Every error is one line on stderr, ``photomatch: error: <what>``, whether click
+found it in the arguments or photomatch found it later (``main``).
 """
 
 from __future__ import annotations
@@ -86,7 +89,7 @@ def cli(debug: bool) -> None:
     """
 
 
-@cli.command("index")
+@cli.command("index", short_help="Build or refresh the album's index (new or changed files only).")
 @click.argument("album", type=click.Path(file_okay=False))
 @index_option
 @rebuild_option
@@ -105,7 +108,7 @@ def index_cmd(
     quiet: bool,
     progress: bool | None,
 ) -> None:
-    """Build or refresh the index of ALBUM (only new or changed files are hashed)."""
+    """Build or refresh the index of ALBUM (only new or changed files are decoded)."""
     report = api.index_album(
         album,
         index_path,
@@ -122,7 +125,9 @@ def index_cmd(
         echo_skips("unreadable album folders", report.unreadable_folders)
 
 
-@cli.command("match")
+@cli.command(
+    "match", short_help="Find the originals of THUMBS in ALBUM; write the results to --out."
+)
 @click.argument("album", type=click.Path(file_okay=False))
 @click.argument("thumbs", nargs=-1, required=True, type=click.Path(file_okay=False))
 @click.option(
@@ -130,6 +135,7 @@ def index_cmd(
     "-o",
     default="photomatch-results",
     show_default=True,
+    metavar="DIR",
     type=click.Path(file_okay=False),
     help="Folder for matches.csv, matches.json and review.html.",
 )
@@ -146,6 +152,12 @@ def index_cmd(
 @json_option
 @quiet_option
 @progress_option
+@click.option(
+    "--verbose",
+    "-v",
+    is_flag=True,
+    help="Also print how many album files the pixel check decoded, and how fast.",
+)
 def match_cmd(
     album: str,
     thumbs: tuple[str, ...],
@@ -158,6 +170,7 @@ def match_cmd(
     as_json: bool,
     quiet: bool,
     progress: bool | None,
+    verbose: bool,
 ) -> None:
     """Match the thumbnails in each THUMBS folder (one set per folder) against ALBUM."""
     run, report, published = api.match_and_publish(
@@ -188,11 +201,11 @@ def match_cmd(
             }
         )
     else:
-        print_match_summary(run, report, out)
+        print_match_summary(run, report, out, verbose=verbose)
     sys.exit(EXIT_REVIEW if run.needs_review() else EXIT_OK)
 
 
-@cli.command("review")
+@cli.command("review", short_help="Check the answers in a browser; save picks to decisions.json.")
 @click.argument("results_dir", metavar="DIR", type=click.Path(file_okay=False))
 @click.option(
     "--port",
@@ -247,12 +260,13 @@ def review_cmd(
             click.echo("review server stopped", err=True)
 
 
-@cli.command("export")
+@cli.command("export", short_help="Copy each set's chosen originals from DIR to DEST/<set>/.")
 @click.argument("results_dir", metavar="DIR", type=click.Path(file_okay=False))
 @click.option(
     "--to",
     "dest",
     required=True,
+    metavar="DEST",
     type=click.Path(file_okay=False),
     help="Destination folder; each set goes to DEST/<set>/.",
 )
@@ -333,7 +347,7 @@ def export_cmd(
         click.echo(f"manifest: {os.path.join(os.path.abspath(dest), export_mod.MANIFEST_NAME)}")
 
 
-@cli.command("demo")
+@cli.command("demo", short_help="Try photomatch on a sample album that it builds in DIR.")
 @click.argument(
     "folder", metavar="[DIR]", default="photomatch-demo", type=click.Path(file_okay=False)
 )
@@ -445,17 +459,20 @@ def main(argv: list[str] | None = None) -> int:
         click.echo("photomatch: interrupted", err=True)
         return 130
     except click.ClickException as exc:
-        exc.show()
+        if _NoArgsIsHelp is not None and isinstance(exc, _NoArgsIsHelp):
+            exc.show()  # bare ``photomatch``: the help, as click prints it
+        else:
+            click.echo(_click_error_line(exc), err=True)
         return exc.exit_code
     except UsageError as exc:
         if debug:
             raise
-        click.echo(f"photomatch: error: {exc}", err=True)
+        click.echo(shown(f"photomatch: error: {exc}"), err=True)
         return EXIT_USAGE
     except PhotomatchError as exc:
         if debug:
             raise
-        click.echo(f"photomatch: error: {exc}", err=True)
+        click.echo(shown(f"photomatch: error: {exc}"), err=True)
         return EXIT_ERROR
     except KeyboardInterrupt:
         click.echo("photomatch: interrupted", err=True)
@@ -464,12 +481,30 @@ def main(argv: list[str] | None = None) -> int:
         if debug:
             raise
         click.echo(
-            f"photomatch: unexpected error: {type(exc).__name__}: {exc} "
-            "(rerun with --debug for details)",
+            shown(
+                f"photomatch: error: unexpected {type(exc).__name__}: {exc} "
+                "(rerun with --debug for details)"
+            ),
             err=True,
         )
         return EXIT_ERROR
     return EXIT_OK
+
+
+#: click >= 8.2 raises this for a bare group command (it shows the help).
+_NoArgsIsHelp: type[click.ClickException] | None = getattr(
+    click.exceptions, "NoArgsIsHelpError", None
+)
+
+
+def _click_error_line(exc: click.ClickException) -> str:
+    """A click error (bad arguments or options) as photomatch's one line, with
+    where to read the usage instead of click's ``Usage:`` block."""
+    line = f"photomatch: error: {exc.format_message()}"
+    ctx = exc.ctx if isinstance(exc, click.UsageError) else None
+    if ctx is not None:
+        line += f" (see '{ctx.command_path} --help')"
+    return shown(line)
 
 
 if __name__ == "__main__":

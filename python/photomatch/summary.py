@@ -40,7 +40,7 @@ def index_line(report: IndexReport) -> str:
     return (
         f"album {shown(report.album)}: {report.images} images, {len(report.errors)} unreadable, "
         f"{report.ignored} other files ignored\n"
-        f"index {shown(report.index_path)}: {report.decoded} hashed"
+        f"index {shown(report.index_path)}: {report.decoded} decoded"
         + (f" ({report.from_previews} from EXIF previews)" if report.from_previews else "")
         + ", "
         f"{report.unchanged} unchanged, {report.removed} removed"
@@ -48,7 +48,10 @@ def index_line(report: IndexReport) -> str:
     )
 
 
-def print_match_summary(run: MatchRun, report: IndexReport, out: str) -> None:
+def print_match_summary(
+    run: MatchRun, report: IndexReport, out: str, verbose: bool = False
+) -> None:
+    """The text summary of a match; ``verbose`` adds the pixel check's decodes."""
     click.echo(index_line(report))
     table = run.count_by_set()
     unreadable: dict[str, int] = {}
@@ -72,7 +75,7 @@ def print_match_summary(run: MatchRun, report: IndexReport, out: str) -> None:
         click.echo(
             f"{'total':<{width}}  {totals[0]:>8} {totals[1]:>10} {totals[2]:>10} {totals[3]:>11}"
         )
-    if run.pixel_checks:
+    if verbose and run.pixel_checks:
         n = len(run.results)
         click.echo(
             f"pixel check: {run.pixel_checks} album files decoded again "
