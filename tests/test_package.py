@@ -1,4 +1,4 @@
-"""Package metadata: ``photomatch.__version__``, the public API."""
+"""Package metadata: ``photomatch.__version__``, the public API, the license."""
 
 from __future__ import annotations
 
@@ -83,3 +83,14 @@ def test_former_top_level_names_still_resolve_with_a_warning(name, module):
     assert found is getattr(submodule, name)
     assert name not in photomatch.__all__
 
+
+def test_the_mit_license_is_at_the_top_and_declared():
+    with open(os.path.join(ROOT, "LICENSE"), encoding="utf-8") as fh:
+        text = fh.read()
+    assert text.startswith("MIT License\n")
+    assert "Copyright (c) the photomatch authors" in text
+    with open(os.path.join(ROOT, "pyproject.toml"), encoding="utf-8") as fh:
+        pyproject = fh.read()
+    # PEP 639: an SPDX expression, and the file that goes into the sdist and wheel.
+    assert re.search(r'^license = "MIT"$', pyproject, re.M)
+    assert re.search(r'^license-files = \["LICENSE"\]$', pyproject, re.M)
