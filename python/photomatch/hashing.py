@@ -6,7 +6,9 @@ rebuilt, never mixed):
 * The image is decoded with ``pyvips.Image.thumbnail`` to fit a
   ``DECODE_SIZE`` box (JPEG shrink-on-load, EXIF orientation applied), alpha
   flattened on white, converted to grey (``b-w``); an HEVC-coded HEIF (a phone's
-  HEIC) is decoded by pillow-heif and shrunk by libvips (``heif``). With
+  HEIC) is decoded by pillow-heif and shrunk by libvips (``heif``); a camera RAW
+  is its embedded JPEG preview, or LibRaw's half-size decode when it has no
+  usable one, read through rawpy (``raw``). With
   ``previews``, a camera JPEG's embedded EXIF preview, or a HEIF's stored
   thumbnail, stands in for the decode (``preview``).
 * **Views** are taken from that one frame. Queries (thumbnails) have one view,
@@ -38,7 +40,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyvips
 
-from . import heif, preview
+from . import heif, preview, raw
 from .errors import DecodeError
 
 HASH_VERSION = 4
@@ -105,9 +107,11 @@ ALLOWED_LOADERS = frozenset(
 #: The reason given for a file that is not in one of those formats.
 NOT_AN_IMAGE = "not an image format photomatch can read"
 
-#: Extensions photomatch tries to decode (lower case). Anything else in an album
-#: (sidecars, ``.DS_Store``, ``Thumbs.db``, videos) is ignored.
-IMAGE_EXTENSIONS = frozenset(
+#: Extensions photomatch tries to decode (lower case): the formats libvips reads,
+#: and the camera RAW formats (``raw.RAW_EXTENSIONS``, read by LibRaw: chosen by
+#: the name, since most of them are TIFF files to libvips). Anything else in an
+#: album (sidecars, ``.DS_Store``, ``Thumbs.db``, videos) is ignored.
+IMAGE_EXTENSIONS = raw.RAW_EXTENSIONS | frozenset(
     {
         ".jpg",
         ".jpeg",
@@ -228,6 +232,10 @@ def _open_image(path: str, size: int) -> pyvips.Image:
             raise DecodeError(path, f"not a regular file ({kind})")
         if st.st_size == 0:
             raise DecodeError(path, "empty file (0 bytes)")
+        if raw.is_raw_name(path):
+            # Before libvips sees it: its tiffload would read a DNG's, CR2's or
+            # NEF's first directory, a small thumbnail or undeveloped sensor data.
+            return _open_raw(path, fd, size)
         # The source holds its own duplicate of the descriptor until the image is freed.
         source = pyvips.Source.new_from_descriptor(fd)
         # The loader is picked from the file's first bytes, before libvips parses
@@ -282,6 +290,21 @@ def _open_hevc(path: str, fd: int, size: int) -> pyvips.Image:
         if too_large:
             raise DecodeError(path, too_large)
         return heif.decode(path, picture, size)  # decoded before fh closes
+
+
+def _open_raw(path: str, fd: int, size: int) -> pyvips.Image:
+    """A camera RAW, decoded through rawpy (``raw``), upright, shrunk to fit ``size``.
+
+    Under the same limits as every format, from LibRaw's header, before LibRaw
+    unpacks anything: the sensor data as it would be held in memory, and the
+    developed picture.
+    """
+    with raw.open_raw(path, fd) as picture:
+        for width, height, bands, band_format in raw.sample_layouts(picture):
+            too_large = size_limit_reason(width, height, bands, band_format)
+            if too_large:
+                raise DecodeError(path, too_large)
+        return raw.decode(path, picture, size)
 
 
 def size_limit_reason(width: int, height: int, bands: int, band_format: str) -> str | None:

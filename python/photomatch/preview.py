@@ -22,6 +22,10 @@ its own, typically 320 x 240 HEVC on a phone: pillow-heif decodes it in a few
 milliseconds, where the 12-MP picture takes several hundred (``heif``). The same
 rules apply: turned upright (``heif.stored_thumbnail``), bands removed, aspect
 checked against the picture's, every answer confirmed on the real pixels.
+
+A camera RAW's embedded JPEG preview is not a fast path here: it is what
+photomatch takes for the RAW's pixels everywhere (``raw``), so the decode itself
+reads it, with or without previews, and the pixel check sees the same picture.
 """
 
 from __future__ import annotations
