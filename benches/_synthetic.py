@@ -23,9 +23,9 @@ import sqlite3
 
 import numpy as np
 
-from photomatch import AlbumIndex, hashing, matching
+from photomatch import hashing, matching
 from photomatch.errors import DecodeError
-from photomatch.index import FORMAT_VERSION
+from photomatch.index import FORMAT_VERSION, AlbumIndex
 
 
 def _photo_view_ids() -> bytes:

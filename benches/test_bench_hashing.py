@@ -52,7 +52,8 @@ import pytest
 import pyvips
 from _bench import CpuClock, cycling, median_s
 
-from photomatch import AlbumIndex, hashing, preview
+from photomatch import hashing, preview
+from photomatch.index import AlbumIndex
 
 PASSES = 3
 

@@ -1,6 +1,6 @@
 """Hamming top-k: ``photomatch.hamming_topk`` beside a numpy ``np.bitwise_count``
 top-k and a pure-Python ``int.bit_count`` one, Q = 300 queries, k = 64,
-W = ``photomatch.WORDS`` (2) words per row, N album rows.
+W = ``photomatch.hashing.WORDS`` (2) words per row, N album rows.
 
 N counts hash rows, not photos: an album photo has one row per view
 (``hashing.VIEW_NAMES``; 9 for a 4:3 photo in hash version 3), so N = 10^6
@@ -32,7 +32,7 @@ from photomatch._core import rayon_threads
 
 Q = 300
 K = 64
-W = photomatch.WORDS
+W = photomatch.hashing.WORDS
 BUDGET_S = 2.0
 
 slow = pytest.mark.slow

@@ -29,7 +29,8 @@ import pytest
 from _bench import median_s, peak_rss_subprocess
 
 import photomatch
-from photomatch import AlbumIndex, matching
+from photomatch import hashing, matching
+from photomatch.index import AlbumArrays, AlbumIndex
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FILES = 10**6
@@ -80,7 +81,7 @@ def big_index(bench_cache: str) -> tuple[str, str]:
 
 
 @pytest.fixture(scope="module")
-def big_arrays(big_index: tuple[str, str]) -> photomatch.AlbumArrays:
+def big_arrays(big_index: tuple[str, str]) -> AlbumArrays:
     with AlbumIndex(*big_index) as index:
         return index.load()
 
@@ -96,7 +97,7 @@ def test_index_load(benchmark, big_index: tuple[str, str]) -> None:
     benchmark.group = "index 1e6 files"
     arrays = benchmark.pedantic(load, rounds=3, warmup_rounds=1)
     rows = FILES * _synthetic.VIEWS
-    assert len(arrays.paths) == FILES and arrays.hashes.shape == (rows, photomatch.WORDS)
+    assert len(arrays.paths) == FILES and arrays.hashes.shape == (rows, hashing.WORDS)
     probe = peak_rss_subprocess(
         f"sys.path.insert(0, {HERE!r})\n"
         "import _synthetic\n"
@@ -121,7 +122,7 @@ def test_index_load(benchmark, big_index: tuple[str, str]) -> None:
 
 
 @pytest.mark.slow
-def test_index_search(benchmark, big_arrays: photomatch.AlbumArrays) -> None:
+def test_index_search(benchmark, big_arrays: AlbumArrays) -> None:
     query_list = _synthetic.queries(big_arrays.hashes, QUERIES)
     rows = np.ascontiguousarray(np.concatenate([q.row for q in query_list]))
     benchmark.group = "index 1e6 files"
@@ -137,7 +138,7 @@ def test_index_search(benchmark, big_arrays: photomatch.AlbumArrays) -> None:
 
 
 @pytest.mark.slow
-def test_index_match(benchmark, big_arrays: photomatch.AlbumArrays) -> None:
+def test_index_match(benchmark, big_arrays: AlbumArrays) -> None:
     """``matching.match`` minus the verification decodes (the album files do not exist)."""
     query_list = _synthetic.queries(big_arrays.hashes, QUERIES)
     benchmark.group = "index 1e6 files"

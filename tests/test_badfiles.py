@@ -23,9 +23,9 @@ import numpy as np
 import pytest
 import pyvips
 
-from photomatch import AlbumIndex, hashing, index_album
+from photomatch import hashing, index_album
 from photomatch.demo import sample_image
-from photomatch.index import scan_album
+from photomatch.index import AlbumIndex, scan_album
 
 from albumcheck import fingerprint
 from genalbum import run_photomatch

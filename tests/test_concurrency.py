@@ -10,8 +10,9 @@ import threading
 
 import pytest
 
-from photomatch import AlbumIndex, AlbumIndexError, index_album
+from photomatch import AlbumIndexError, index_album
 from photomatch.demo import sample_image
+from photomatch.index import AlbumIndex
 
 from albumcheck import fingerprint
 from genalbum import (

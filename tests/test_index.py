@@ -8,8 +8,8 @@ import sqlite3
 import numpy as np
 import pytest
 
-from photomatch import AlbumIndex, AlbumIndexError, UsageError, hashing, index_album
-from photomatch.index import default_index_path
+from photomatch import AlbumIndexError, UsageError, hashing, index_album
+from photomatch.index import AlbumIndex, default_index_path
 
 from albumcheck import fingerprint
 

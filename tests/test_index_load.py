@@ -12,8 +12,8 @@ import sqlite3
 import numpy as np
 import pytest
 
-from photomatch import AlbumIndex, AlbumIndexError, hashing
-from photomatch.index import AlbumPaths
+from photomatch import AlbumIndexError, hashing
+from photomatch.index import AlbumIndex, AlbumPaths
 
 #: Relative paths as the index stores them (raw bytes), in insertion order:
 #: not sorted, one not valid UTF-8, one with a space.

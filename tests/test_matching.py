@@ -7,10 +7,10 @@ import csv
 import numpy as np
 import pytest
 
-from photomatch import match_album, read_json
+from photomatch import match_album
 from photomatch.index import AlbumArrays
 from photomatch.matching import _candidates, name_sets
-from photomatch.results import Reason
+from photomatch.results import Reason, read_json
 
 from albumcheck import fingerprint
 

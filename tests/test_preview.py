@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 import pyvips
 
-from photomatch import AlbumIndex, demo, hashing, index_album, match_album
+from photomatch import demo, hashing, index_album, match_album
 from photomatch.cli import main
+from photomatch.index import AlbumIndex
 from photomatch.results import MATCHED
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "benches"))
