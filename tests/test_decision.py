@@ -233,6 +233,8 @@ def test_the_primary_is_chosen_by_the_decision_not_the_gathering():
     ev = evidence(Group(members))
     assert decide(ev, P).match == "/a/x.jpg"  # the oldest
     assert decide(ev, Policy(prefer="*/Edited/*")).match == "/a/Edited/x.jpg"
+    # Case aside: cameras name files in capitals, people type globs in lower case.
+    assert decide(ev, Policy(prefer="*/edited/*.JPG")).match == "/a/Edited/x.jpg"
 
 
 def test_the_weights_must_fit_the_features():

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import bisect
 import filecmp
-import fnmatch
 import functools
 import os
 import threading
@@ -25,7 +24,7 @@ import numpy as np
 from . import matching, outdir, verify
 from ._core import hamming_topk
 from .checking import Checker
-from .decision import DEFAULT_POLICY, Policy, one_to_one
+from .decision import DEFAULT_POLICY, Policy, one_to_one, primary_order
 from .errors import UsageError
 from .index import AlbumArrays, AlbumIndex, IndexReport
 from .progress import threaded_map
@@ -249,14 +248,12 @@ def _with_groups(r: QueryResult, groups: dict[str, set[str]], prefer: str | None
 
 
 def _primary_key(path: str, prefer: str | None) -> tuple[bool, int, int, str]:
-    """The order of a group's members, primary first: the file matching
-    ``prefer``, else the oldest (the rule of ``decision._ordered``)."""
+    """``decision.primary_order`` of an album file, its mtime read here."""
     try:
         mtime = os.stat(path).st_mtime_ns
     except OSError:
         mtime = 0
-    preferred = prefer is not None and fnmatch.fnmatch(path, prefer)
-    return (not preferred, mtime or 1 << 62, len(path), path)
+    return primary_order(path, mtime, prefer)
 
 
 def _near_files(album: AlbumArrays, paths: list[str], bits: int) -> dict[str, list[str]]:

@@ -142,7 +142,7 @@ def index_cmd(
 @click.option(
     "--prefer",
     metavar="PATTERN",
-    help="Glob on album paths naming a variant group's primary, e.g. '*/edited/*' "
+    help="Glob on album paths (case aside) naming a variant group's primary, e.g. '*/edited/*' "
     "(default: the oldest file of the group).",
 )
 @index_option

@@ -30,7 +30,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from . import verify
-from .evidence import BY_SECOND_LOOK, Evidence, Fit, Group
+from .evidence import BY_SECOND_LOOK, Evidence, Group
 from .results import AMBIGUOUS, MATCHED, UNMATCHED, Candidate, QueryResult, Reason
 
 #: The evidence the confidence model weighs, in the order of ``Policy.weights``
@@ -433,15 +433,19 @@ def run_offset(evidence: Sequence[Sequence[Evidence]], p: Policy) -> float | Non
     return float(np.median(samples))
 
 
+def primary_order(path: str, mtime_ns: int, prefer: str | None) -> tuple[bool, int, int, str]:
+    """Sort key of a variant group's members, primary first: the file matching
+    the glob ``prefer`` (case aside: cameras write ``IMG_0001.DNG``, people type
+    ``*.dng``), else the oldest (an edit is made after the original; 0 = unknown
+    comes last), then the shorter path."""
+    preferred = prefer is not None and fnmatch.fnmatchcase(path.casefold(), prefer.casefold())
+    return (not preferred, mtime_ns or 1 << 62, len(path), path)
+
+
 def _ordered(group: Group, prefer: str | None) -> Group:
-    """The group with its primary first: the file matching ``prefer``, else the
-    oldest (an edit is made after the original)."""
-
-    def key(m: Fit) -> tuple[bool, int, int, str]:
-        preferred = prefer is not None and fnmatch.fnmatch(m.path, prefer)
-        return (not preferred, m.mtime_ns or 1 << 62, len(m.path), m.path)
-
-    return replace(group, members=tuple(sorted(group.members, key=key)))
+    """The group with its primary first (``primary_order``)."""
+    members = sorted(group.members, key=lambda m: primary_order(m.path, m.mtime_ns, prefer))
+    return replace(group, members=tuple(members))
 
 
 def _as_candidate(group: Group) -> Candidate:
