@@ -11,7 +11,7 @@ from photomatch import hashing, verify
 from photomatch.checking import Checker
 from photomatch.decision import Policy, decide
 from photomatch.demo import sample_image
-from photomatch.evidence import BY_SEARCH, BY_SECOND_LOOK
+from photomatch.evidence import BY_SEARCH, BY_SECOND_LOOK, Fit
 from photomatch.results import MATCHED, UNMATCHED, Candidate
 
 STRANGERS = ("astronaut", "rocket", "camera", "brick")
@@ -115,3 +115,17 @@ def test_a_pair_of_album_files_is_compared_once_per_run(album, monkeypatch):
         result = decide(gather(check, crop_of("coffee", box), nearest), Policy())
         assert result.status == MATCHED and result.variants, result
     assert len(calls) == 1
+
+
+def test_a_file_joins_a_group_only_as_one_capture_with_every_member(album, monkeypatch):
+    # Frames 1-2 and 2-3 of a still burst pass for one capture, 1-3 do not:
+    # frame 3 must not ride into frame 1's group through frame 2.
+    alike = {("f1", "f2"), ("f2", "f3")}
+    check = checker(album, [], Policy())
+    monkeypatch.setattr(check, "_same_photo", lambda a, b: tuple(sorted((a, b))) in alike)
+
+    def fit(path: str, ncc: float) -> Fit:
+        return Fit(path, 10, "full", 0, BY_SEARCH, verify.Alignment(ncc=ncc, scale=1.0, x=0, y=0))
+
+    groups = check._group([fit("f2", 0.99), fit("f1", 0.98), fit("f3", 0.97)])
+    assert [[m.path for m in g.members] for g in groups] == [["f2", "f1"], ["f3"]]

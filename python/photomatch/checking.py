@@ -164,11 +164,15 @@ class Checker:
         return fits
 
     def _group(self, fits: list[Fit]) -> list[Group]:
-        """Fits of one capture together (``decision`` picks each group's primary)."""
+        """Fits of one capture together (``decision`` picks each group's primary).
+        A file joins a group only when it is one capture with every file already
+        in it: "one capture" is not transitive at its margins (frame 2 of a still
+        burst can pass for frame 1, and frame 3 for frame 2, while 1 and 3 do
+        not), and a frame let in through a neighbour would become a variant."""
         groups: list[list[Fit]] = []
         for f in sorted(fits, key=lambda f: -f.alignment.ncc):
             for g in groups:
-                if self._same_photo(g[0].path, f.path):
+                if all(self._same_photo(m.path, f.path) for m in g):
                     g.append(f)
                     break
             else:
