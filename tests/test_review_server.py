@@ -7,6 +7,8 @@ import http.client
 import json
 import os
 import signal
+import socket
+import socketserver
 import subprocess
 import sys
 import time
@@ -16,7 +18,7 @@ from test_review import build_hostile
 
 from photomatch import review
 from photomatch.results import read_decisions
-from photomatch.review_server import MAX_BODY, ReviewServer
+from photomatch.review_server import MAX_BODY, MAX_CONNECTIONS, ReviewServer
 
 from albumcheck import fingerprint
 
@@ -326,3 +328,35 @@ def test_review_command_refuses_a_results_folder_inside_the_album(sample, tmp_pa
     assert code == 2 and "inside the album" in err
     assert time.monotonic() - start < 60
     assert fingerprint(sample.album) == before
+
+
+def free_slots(server: ReviewServer) -> int:
+    taken = 0
+    while server._slots.acquire(blocking=False):
+        taken += 1
+    for _ in range(taken):
+        server._slots.release()
+    return taken
+
+
+def test_a_ctrl_c_while_a_connection_starts_leaves_its_slot_to_its_thread(served, monkeypatch):
+    # Ctrl-C can land in the server loop just after the connection's thread
+    # started: the slot is then the thread's to release, once (a second release
+    # used to raise over the KeyboardInterrupt, and the server went on serving).
+    _, server = served
+    real = socketserver.ThreadingMixIn.process_request
+
+    def started_then_interrupted(self, request, client_address):
+        real(self, request, client_address)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(socketserver.ThreadingMixIn, "process_request", started_then_interrupted)
+    ours, theirs = socket.socketpair()
+    with pytest.raises(KeyboardInterrupt):
+        server.process_request(ours, ("127.0.0.1", 0))
+    assert free_slots(server) == MAX_CONNECTIONS - 1  # the thread still serves it
+    theirs.close()  # the client goes: the thread finishes and gives the slot back
+    deadline = time.monotonic() + 10
+    while free_slots(server) < MAX_CONNECTIONS and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert free_slots(server) == MAX_CONNECTIONS

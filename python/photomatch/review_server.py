@@ -115,6 +115,11 @@ class ReviewServer(ThreadingHTTPServer):
         self.lock = threading.Lock()
         self._seen = _signature(decisions_path(self.root))
         self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        #: Connections holding a slot that no thread has taken over yet: the
+        #: slot is released exactly once, by the thread or, when starting it
+        #: failed or was interrupted (Ctrl-C), by ``process_request``.
+        self._unclaimed: set[int] = set()
+        self._claims = threading.Lock()
         self._stopping = False
         self._redirect_dir: str | None = None
         super().__init__((HOST, port), _Handler)
@@ -297,19 +302,33 @@ class ReviewServer(ThreadingHTTPServer):
             if self._stopping:
                 self.shutdown_request(request)
                 return
+        with self._claims:
+            self._unclaimed.add(id(request))
         try:
             super().process_request(request, client_address)
         except BaseException:
-            self._slots.release()
+            # A Ctrl-C can land after the thread started: then the slot is its.
+            if self._claim(request):
+                self._slots.release()
             raise
 
     def process_request_thread(
         self, request: socket.socket | tuple[bytes, socket.socket], client_address: Any
     ) -> None:
+        owns = self._claim(request)
         try:
             super().process_request_thread(request, client_address)
         finally:
-            self._slots.release()
+            if owns:
+                self._slots.release()
+
+    def _claim(self, request: object) -> bool:
+        """Take over ``request``'s slot, unless someone already has."""
+        with self._claims:
+            if id(request) in self._unclaimed:
+                self._unclaimed.discard(id(request))
+                return True
+            return False
 
     def shutdown(self) -> None:
         self._stopping = True
