@@ -40,6 +40,7 @@ import pyvips
 from PIL import Image
 
 from .errors import DecodeError
+from .reading import read_at
 
 try:
     import pillow_heif
@@ -72,7 +73,7 @@ _PADDING = 64
 def read_head(fd: int) -> bytes:
     """The start of the file open at ``fd``, through the end of its ``meta`` box (which
     says where every item's data lies), or less when the file ends first."""
-    head = _pread(fd, _HEAD, 0)
+    head = read_at(fd, _HEAD, 0)
     try:
         meta_end = next(e for kind, _b, e in _boxes(head, 0, len(head)) if kind == b"meta")
     except (StopIteration, ValueError, struct.error):
@@ -80,20 +81,8 @@ def read_head(fd: int) -> bytes:
     # Bounded: the box's size is the file's word, and the file may lie about it.
     end = min(meta_end, os.fstat(fd).st_size, _META_MAX)
     if end > len(head):
-        head += _pread(fd, end - len(head), len(head))
+        head += read_at(fd, end - len(head), len(head))
     return head
-
-
-def _pread(fd: int, length: int, offset: int) -> bytes:
-    chunks: list[bytes] = []
-    while length > 0:
-        chunk = os.pread(fd, length, offset)
-        if not chunk:
-            break
-        chunks.append(chunk)
-        length -= len(chunk)
-        offset += len(chunk)
-    return b"".join(chunks)
 
 
 def open_primary(path: str, fh: BinaryIO) -> pillow_heif.HeifImage:

@@ -38,6 +38,7 @@ from collections.abc import Iterator
 import pyvips
 
 from .errors import DecodeError
+from .reading import read_at
 
 try:
     import rawpy
@@ -251,7 +252,7 @@ def truncation_reason(fd: int, file_size: int) -> str | None:
     None also when the structure cannot be walked or is of no kind known here:
     LibRaw then reports the damage itself.
     """
-    head = _pread(fd, 108, 0)
+    head = read_at(fd, 108, 0)
     try:
         if head[:2] in (b"II", b"MM"):
             return _tiff_truncation(fd, file_size, head)
@@ -290,11 +291,11 @@ def _tiff_truncation(fd: int, file_size: int, head: bytes) -> str | None:
         if offset == 0 or offset in seen:
             continue
         seen.add(offset)
-        count_bytes = _pread(fd, 2, offset)
+        count_bytes = read_at(fd, 2, offset)
         if len(count_bytes) < 2:
             continue
         (count,) = struct.unpack(order + "H", count_bytes)
-        table = _pread(fd, 12 * count + 4, offset + 2)
+        table = read_at(fd, 12 * count + 4, offset + 2)
         if count > _MAX_ENTRIES or len(table) < 12 * count + 4:
             continue
         values: dict[int, list[int]] = {}
@@ -327,7 +328,7 @@ def _numbers(fd: int, order: str, table: bytes, at: int, kind: int, n: int) -> l
     if n * width <= 4:
         return list(struct.unpack_from(f"{order}{n}{code}", table, at + 8))
     (offset,) = struct.unpack_from(order + "I", table, at + 8)
-    data = _pread(fd, n * width, offset)
+    data = read_at(fd, n * width, offset)
     if len(data) < n * width:
         raise ValueError("values cut short")
     return list(struct.unpack(f"{order}{n}{code}", data))
@@ -339,7 +340,7 @@ def _boxes_truncation(fd: int, file_size: int) -> str | None:
     for _ in range(10_000):
         if pos + 8 > file_size:
             return None
-        header = _pread(fd, 16, pos)
+        header = read_at(fd, 16, pos)
         size, kind = struct.unpack_from(">I4s", header)
         if size == 1:  # a 64-bit size follows the type
             (size,) = struct.unpack_from(">Q", header, 8)
@@ -362,15 +363,3 @@ def _raf_truncation(head: bytes, file_size: int) -> str | None:
         if length and start + length > file_size:
             return _cut(f"{name} at byte {start}", start + length, file_size)
     return None
-
-
-def _pread(fd: int, length: int, offset: int) -> bytes:
-    chunks: list[bytes] = []
-    while length > 0:
-        chunk = os.pread(fd, length, offset)
-        if not chunk:
-            break
-        chunks.append(chunk)
-        length -= len(chunk)
-        offset += len(chunk)
-    return b"".join(chunks)
