@@ -424,11 +424,15 @@ def check_decisions(
     """Split ``decisions`` into those that fit ``run`` and a description of each that does not.
 
     A decision fits when its thumbnail is in ``run`` (same set), was made on the
-    same thumbnail file (same digest), and its pick is None or one of that
-    thumbnail's candidates, so a stale or hand-edited file can never send export
-    to a file photomatch did not propose for that very thumbnail. The decisions
-    that fit come back with the run's digest filled in.
+    same thumbnail file (same digest), and its pick is None, one of that
+    thumbnail's candidates, or a file found by the review page's album search:
+    a regular file inside the album, by an absolute normal path, listed as
+    hashed in the run's album index (``album_search.is_album_file``). So a
+    stale or hand-edited file can never send export outside the album. The
+    decisions that fit come back with the run's digest filled in.
     """
+    from .album_search import is_album_file  # the index module needs nothing from here
+
     by_key = {(r.set, r.query): r for r in run.results}
     valid: dict[tuple[str, str], Decision] = {}
     problems: list[str] = []
@@ -439,8 +443,14 @@ def check_decisions(
             problems.append(f"no thumbnail {d.query} in set {d.set!r}")
         elif d.query_sha256 is not None and d.query_sha256 != result.query_sha256:
             problems.append(f"{d.query} is not the thumbnail the pick was made on")
-        elif d.pick is not None and d.pick not in {c.path for c in result.candidates}:
-            problems.append(f"{d.pick} is not a candidate for {d.query}")
+        elif (
+            d.pick is not None
+            and d.pick not in {c.path for c in result.candidates}
+            and not is_album_file(run.album, run.index_path, d.pick)
+        ):
+            problems.append(
+                f"{d.pick} is neither a candidate for {d.query} nor a file of the album"
+            )
         else:
             valid[key] = replace(d, query_sha256=result.query_sha256)
     return valid, problems
