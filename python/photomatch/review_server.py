@@ -16,6 +16,15 @@ the whole document with its ``revision``; ``POST /<token>/decisions`` replaces t
 whole document only when it carries the revision it was based on, and answers 409
 when the decisions changed since. Request bodies are at most ``MAX_BODY`` bytes.
 
+On demand, for the page (``review_tools``; GET, under the token, parameters
+in the query string): ``compare`` (where thumbnail ``r`` fits candidate ``c``,
+or album file ``file``), ``compare-image`` (``kind`` thumb, region or diff),
+``capture`` (capture time, camera, sizes of ``r``'s candidates), ``search``
+(``name``, ``folder``, ``from``, ``to`` over the album index) and
+``album-preview`` (``file``). ``POST /<token>/export`` (``{"dest": FOLDER}``)
+runs ``photomatch export`` with the decisions saved now. Bad input is a 4xx
+with one line of text.
+
 At most ``MAX_CONNECTIONS`` connections are served at once (a thread each, an
 idle one dropped after ``_Handler.timeout`` seconds); more wait their turn.
 
@@ -34,6 +43,7 @@ import os
 import secrets
 import shutil
 import socket
+import sqlite3
 import sys
 import tempfile
 import threading
@@ -42,8 +52,9 @@ from collections.abc import Callable, Mapping
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
+from .errors import DecodeError, PhotomatchError
 from .results import (
     Decision,
     MatchRun,
@@ -55,6 +66,7 @@ from .results import (
     write_decisions,
 )
 from .review import REVIEW_NAME
+from .review_tools import ReviewTools
 
 HOST = "127.0.0.1"
 #: Largest request body accepted, in bytes (a decisions document for thousands of thumbnails).
@@ -67,11 +79,17 @@ _TYPES = {
     ".json": "application/json",
     ".csv": "text/csv; charset=utf-8",
 }
+#: Most query parameters a request may carry.
+_MAX_FIELDS = 8
 _CSP = (
     "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
     "img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; "
     "frame-ancestors 'none'"
 )
+
+
+#: The page's on-demand requests (``ReviewTools``), all GET.
+_TOOLS = frozenset({"compare", "compare-image", "capture", "search", "album-preview"})
 
 
 class Conflict(ValueError):
@@ -122,6 +140,9 @@ class ReviewServer(ThreadingHTTPServer):
         self._claims = threading.Lock()
         self._stopping = False
         self._redirect_dir: str | None = None
+        #: The compare view, capture information, album search and export.
+        self.tools = ReviewTools(run)
+        self._exporting = threading.Lock()
         super().__init__((HOST, port), _Handler)
 
     @property
@@ -264,6 +285,15 @@ class ReviewServer(ThreadingHTTPServer):
             self._sync()
             return self._document()
 
+    def export(self, data: object) -> dict[str, Any]:
+        """``photomatch export`` of DIR with the decisions saved now (see ``ReviewTools``);
+        one at a time."""
+        with self.lock:
+            self._sync()
+            decisions = dict(self.decisions)
+        with self._exporting:
+            return self.tools.export(data, decisions)
+
     # -- the browser -------------------------------------------------------------
 
     def open_browser(self, opener: Callable[[str], object] | None = None) -> str:
@@ -393,6 +423,9 @@ class _Handler(BaseHTTPRequestHandler):
         if rest == "decisions":
             self._reply(HTTPStatus.OK, self.server.current(), send_body=send_body)
             return
+        if rest in _TOOLS:
+            self._tool(rest, send_body)
+            return
         real = self.server.resolve(rest)
         if real is None:
             self._reply(HTTPStatus.NOT_FOUND, "not found\n", send_body=send_body)
@@ -411,6 +444,45 @@ class _Handler(BaseHTTPRequestHandler):
             if send_body:
                 shutil.copyfileobj(fh, self.wfile)
 
+    def _tool(self, name: str, send_body: bool) -> None:
+        """Answer one of the page's on-demand requests (``_TOOLS``); bad input is a 4xx."""
+        tools = self.server.tools
+        try:
+            params = parse_qs(
+                urlsplit(self.path).query,
+                keep_blank_values=True,
+                max_num_fields=_MAX_FIELDS,
+                errors="strict",
+            )
+            if name == "compare-image":
+                data, ctype = tools.compare_image(params)
+                self._reply_bytes(data, ctype, send_body)
+            elif name == "album-preview":
+                self._reply_bytes(tools.album_preview(params), "image/jpeg", send_body)
+            else:
+                answer = {
+                    "compare": tools.compare_info,
+                    "capture": tools.captures,
+                    "search": tools.search,
+                }[name](params)
+                self._reply(HTTPStatus.OK, answer, send_body=send_body)
+        except LookupError as exc:
+            self._reply(HTTPStatus.NOT_FOUND, f"not found: {exc}\n", send_body=send_body)
+        except DecodeError as exc:
+            self._reply(
+                HTTPStatus.UNPROCESSABLE_ENTITY,
+                f"cannot decode {exc.path}: {exc.reason}\n",
+                send_body=send_body,
+            )
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+            self._reply(HTTPStatus.BAD_REQUEST, f"refused: {exc}\n", send_body=send_body)
+        except (OSError, sqlite3.Error) as exc:
+            self._reply(
+                HTTPStatus.SERVICE_UNAVAILABLE,
+                f"cannot read: {getattr(exc, 'strerror', None) or exc}\n",
+                send_body=send_body,
+            )
+
     def do_POST(self) -> None:  # noqa: N802 - stdlib name
         try:
             rest = self._route()
@@ -418,7 +490,7 @@ class _Handler(BaseHTTPRequestHandler):
             rest = ""
         if rest is None:
             return
-        if rest not in ("decisions", "decision"):
+        if rest not in ("decisions", "decision", "export"):
             self._reply(HTTPStatus.NOT_FOUND, "not found\n")
             return
         origin = self.headers.get("Origin")
@@ -440,6 +512,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"at most {MAX_BODY} bytes\n")
             return
         body = self.rfile.read(length)
+        if rest == "export":
+            self._export(body)
+            return
         try:
             data = json.loads(body)
             doc = self.server.save(data) if rest == "decisions" else self.server.decide(data)
@@ -457,7 +532,26 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self._reply(HTTPStatus.OK, doc)
 
+    def _export(self, body: bytes) -> None:
+        try:
+            answer = self.server.export(json.loads(body))
+        except (PhotomatchError, ValueError, RecursionError) as exc:
+            # ExportError (a failed copy) too: what was exported stays, a rerun completes it.
+            self._reply(HTTPStatus.BAD_REQUEST, f"export refused: {exc}\n")
+            return
+        except OSError as exc:
+            self._reply(HTTPStatus.INTERNAL_SERVER_ERROR, f"export failed: {exc.strerror or exc}\n")
+            return
+        self._reply(HTTPStatus.OK, answer)
+
     # -- replies ---------------------------------------------------------------
+
+    def _reply_bytes(self, data: bytes, ctype: str, send_body: bool) -> None:
+        self.send_response(HTTPStatus.OK)
+        self._common_headers(ctype, len(data))
+        self.end_headers()
+        if send_body:
+            self.wfile.write(data)
 
     def _common_headers(self, ctype: str, length: int) -> None:
         self.send_header("Content-Type", ctype)
