@@ -198,14 +198,17 @@ def test_review_in_the_browser(browser, expect, hostile_served, tmp_path):
         expect(page.locator("#save-state")).to_contain_text("saved: 1 pick")
         assert ("prints", hostile.unmatched.query) not in read_decisions(path)
 
-        # Zoom on click: the thumbnail beside the candidate, closed with Esc.
+        # Compare on click: the thumbnail beside the candidate's region, closed with Esc.
         a1 = page.locator("section.row", has=page.locator(".qname", has_text="a1.jpg"))
         a1.locator(".cand img").nth(1).click()
-        expect(page.locator("#zoom")).to_be_visible()
-        expect(page.locator("#zoom img")).to_have_count(2)
-        expect(page.locator("#zoom figcaption").nth(1)).to_contain_text("2022/IMG_0501.jpg")
+        expect(page.locator("#compare")).to_be_visible()
+        expect(page.locator("#cmp-a-frame img")).to_have_count(1)
+        expect(page.locator("#cmp-b-frame img.region")).to_have_count(1)
+        expect(page.locator("#cmp-b-caption")).to_contain_text("2: 2022/IMG_0501.jpg")
+        # Not the photo: photomatch says why it would not take it.
+        expect(page.locator("#cmp-why")).to_contain_text("photomatch would not take it")
         page.keyboard.press("Escape")
-        expect(page.locator("#zoom")).to_be_hidden()
+        expect(page.locator("#compare")).to_be_hidden()
 
         # Reloaded, the page shows what is on disk.
         w.open(server.url)

@@ -223,9 +223,10 @@ def page_data(
     """What the page's script renders: the rows (sorted, doubtful first) and the decisions."""
     folders = {s.name: s.folder for s in run.sets}
     rows: list[dict[str, Any]] = []
-    for r in run.results:
+    for ri, r in enumerate(run.results):
         rows.append(
             {
+                "ri": ri,
                 "set": r.set,
                 "query": r.query,
                 "name": _rel(r.query, folders.get(r.set, "")),
@@ -235,6 +236,7 @@ def page_data(
                 "score": r.score,
                 "confidence": r.confidence,
                 "note": r.note,
+                "reason": r.reason,
                 "skip_reason": None,
                 "preview": previews.get(r.query),
                 "candidates": [
@@ -264,6 +266,8 @@ def page_data(
                 "score": None,
                 "confidence": None,
                 "note": "",
+                "reason": "",
+                "ri": None,
                 "skip_reason": s.reason,
                 "preview": None,
                 "candidates": [],

@@ -35,23 +35,35 @@ IMAGE_KINDS = {"thumb": "image/jpeg", "region": "image/jpeg", "diff": "image/png
 
 
 class _Lru:
-    """A small thread-safe LRU cache; a value is computed outside the lock."""
+    """A small thread-safe LRU cache. A value is computed outside the cache's lock,
+    once: the page asks for a comparison's figures and its three images at once,
+    and the requests that come while it is made wait for it."""
 
     def __init__(self, size: int) -> None:
         self.size = size
         self._items: OrderedDict[object, object] = OrderedDict()
         self._lock = threading.Lock()
+        self._making: dict[object, threading.Lock] = {}
 
     def get(self, key: object, make: Callable[[], _T]) -> _T:
         with self._lock:
             if key in self._items:
                 self._items.move_to_end(key)
                 return self._items[key]  # type: ignore[return-value]
-        value = make()
-        with self._lock:
-            self._items[key] = value
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
+            making = self._making.setdefault(key, threading.Lock())
+        with making:
+            with self._lock:
+                if key in self._items:
+                    return self._items[key]  # type: ignore[return-value]
+            try:
+                value = make()
+                with self._lock:
+                    self._items[key] = value
+                    while len(self._items) > self.size:
+                        self._items.popitem(last=False)
+            finally:
+                with self._lock:
+                    self._making.pop(key, None)
         return value
 
 

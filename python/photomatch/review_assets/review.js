@@ -1,6 +1,7 @@
 // photomatch review page. Every name is rendered with textContent (never as HTML);
 // the results come from the JSON data element; the only requests are the previews
-// and, when served by `photomatch review`, the decisions on the same origin.
+// and, when served by `photomatch review`, the same-origin server (decisions, the
+// compare view's images, capture information, the album search and the export).
 (function () {
   "use strict";
 
@@ -8,11 +9,15 @@
   const served = location.protocol === "http:" || location.protocol === "https:";
   const $ = (id) => document.getElementById(id);
   const rowsEl = $("rows");
-  const zoomEl = $("zoom");
+  const cmpEl = $("compare");
+  const searchEl = $("search");
   const helpEl = $("help");
+  const summaryEl = $("summary");
   const keyOf = (set, query) => JSON.stringify([set, query]);
+  const albumPrefix = data.album.replace(/\/+$/, "") + "/";
+  const relOf = (path) => (path && path.startsWith(albumPrefix) ? path.slice(albumPrefix.length) : path);
 
-  // Decisions: key -> picked candidate path, or null for "none of these".
+  // Decisions: key -> picked path, or null for "none of these".
   const decisions = new Map();
   let unsaved = false;
 
@@ -29,8 +34,18 @@
     return e;
   }
 
-  function preview(src, alt) {
-    if (!src) return el("div", "nopreview", "no preview");
+  function button(text, cls, onClick) {
+    const b = el("button", cls, text);
+    b.type = "button";
+    b.addEventListener("click", (ev) => {
+      ev.stopPropagation();
+      onClick(ev);
+    });
+    return b;
+  }
+
+  function image(src, alt, missing) {
+    if (!src) return el("div", "nopreview", missing || "no preview");
     const img = el("img");
     img.alt = alt;
     img.decoding = "async";
@@ -45,103 +60,220 @@
     s.className = kind || "";
   }
 
-  // ---- rows -------------------------------------------------------------------
+  function query(params) {
+    return Object.entries(params)
+      .map(([k, v]) => encodeURIComponent(k) + "=" + encodeURIComponent(String(v)))
+      .join("&");
+  }
 
-  const views = data.rows.map(build);
+  async function getJSON(url) {
+    const resp = await fetch(url, { cache: "no-store", credentials: "same-origin" });
+    if (!resp.ok) throw new Error((await resp.text()).trim() || resp.statusText);
+    return resp.json();
+  }
 
-  function build(row, i) {
-    const sec = el("section", "row status-" + row.status);
+  function megabytes(n) {
+    if (typeof n !== "number") return "";
+    return n >= 1e6 ? (n / 1e6).toFixed(1) + " MB" : Math.max(1, Math.round(n / 1e3)) + " kB";
+  }
+
+  // ---- plain words ---------------------------------------------------------------
+
+  // How sure photomatch is, from its calibrated confidence that the first candidate
+  // is the original (README "Review" has the same table).
+  function sureness(row) {
+    if (row.status === "unreadable") return "unreadable";
+    const c = row.confidence;
+    if (!row.candidates.length) return "no match";
+    if (typeof c !== "number") return row.status === "ambiguous" ? "unsure" : "no match";
+    if (c >= 0.99) return "certain";
+    if (c >= 0.9) return "likely";
+    if (c >= 0.5) return "unsure";
+    return row.status === "unmatched" ? "no match" : "unlikely";
+  }
+
+  const TURN = /^thumbnail (rotated \d+\u00b0|mirrored)/;
+
+  // Why the answer is what it is, in one sentence (from the reason code).
+  function because(row) {
+    if (row.status === "unreadable") return "The thumbnail could not be read: " + row.skip_reason;
+    const n = row.candidates.filter((c) => typeof c.score === "number" && c.score >= 0.85).length;
+    const words = {
+      framed: "Found: this photo, shown whole or at a standard framing.",
+      crop: "Found as a crop of this photo.",
+      frames_alike:
+        (n > 1 ? n + " photos" : "Several photos") +
+        " fit equally: frames of a burst, or copies. Compare them to pick the right one.",
+      shifted: "It fits only shifted a little: probably another frame of a burst.",
+      burst_crop: "A crop that fits several frames of a burst alike: compare them.",
+      exposure_off: "It fits as a crop, but the exposure differs: probably another frame.",
+      unsure: "A photo fits, but not surely enough to say it is the original.",
+      no_fit: "Photos came close in the search, but none fits on its pixels.",
+      no_candidate: "No photo of the album comes close to it.",
+      same_original: "Another thumbnail of this set matched the same photo more surely.",
+    };
+    const plain = {
+      matched: "Found.",
+      ambiguous: "Several photos could be the original: compare them.",
+      unmatched: "Nothing fits well enough to answer.",
+    };
+    let text = words[row.reason] || plain[row.status] || "";
+    const turn = TURN.exec(row.note || "");
+    if (turn) text = "The thumbnail is " + turn[1] + ". " + text;
+    return text;
+  }
+
+  // What a candidate is, in words, from what matches.json holds about it.
+  function verdict(row, c, n) {
+    if (typeof c.score !== "number") return "not compared on pixels: further off in the search";
+    if (c.score < 0.85) return "does not fit (similarity " + c.score.toFixed(2) + ")";
+    if (row.status === "matched") return n === 0 ? "the match" : "fits less well";
+    if (row.status === "unmatched") return "fits, but not well enough to answer";
+    return "fits";
+  }
+
+  // ---- rows (built as they scroll into view) ------------------------------------------
+
+  const views = data.rows.map((row, i) => {
+    const sec = el("section", "row pending status-" + row.status);
     sec.dataset.index = String(i);
-    const query = el("figure", "query");
-    const qimg = preview(row.preview, "thumbnail");
+    sec.addEventListener("click", () => setCurrent(i, false));
+    rowsEl.append(sec);
+    return { sec, built: false };
+  });
+
+  const observer =
+    "IntersectionObserver" in window
+      ? new IntersectionObserver(
+          (entries) => {
+            for (const e of entries) {
+              if (e.isIntersecting) ensure(Number(e.target.dataset.index));
+            }
+          },
+          { rootMargin: "600px 0px" },
+        )
+      : null;
+  views.forEach((v) => (observer ? observer.observe(v.sec) : null));
+
+  function ensure(i) {
+    const v = views[i];
+    if (!v || v.built) return v;
+    v.built = true;
+    if (observer) observer.unobserve(v.sec);
+    build(data.rows[i], i, v);
+    refresh(i);
+    if (served && data.rows[i].ri !== null && data.rows[i].candidates.length) loadCapture(i);
+    return v;
+  }
+
+  function build(row, i, v) {
+    const sec = v.sec;
+    sec.classList.remove("pending");
+    const fig = el("figure", "query");
+    const qimg = image(row.preview, "thumbnail");
     qimg.addEventListener("click", (ev) => {
       ev.stopPropagation();
       setCurrent(i, false);
-      zoom(i, chosenCandidate(row) || row.candidates[0] || null);
+      openCompare(i, null);
     });
-    query.append(qimg, el("figcaption", "", "thumbnail"));
+    fig.append(qimg, el("figcaption", "", "thumbnail"));
 
     const info = el("div", "info");
     const head = el("div", "head");
     head.append(el("span", "badge " + row.status, row.status));
-    if (row.distance !== null && row.distance !== undefined) {
-      head.append(el("span", "distance", row.distance + " bits"));
-    }
-    if (typeof row.score === "number") head.append(el("span", "score", "score " + row.score.toFixed(3)));
-    if (typeof row.confidence === "number") {
-      // The calibrated probability that the first candidate is the original.
-      const sure = el("span", "confidence", "confidence " + (100 * row.confidence).toFixed(1) + "%");
-      sure.title = "probability that the first candidate is this thumbnail's original";
-      head.append(sure);
-    }
+    const sure = sureness(row);
+    if (sure !== "unreadable") head.append(el("span", "sure sure-" + sure.replace(" ", "-"), sure));
     head.append(el("span", "set", "set " + row.set));
     const qname = el("div", "qname", row.name);
     qname.title = row.query;
-    const decision = el("div", "decision");
-    info.append(head, qname);
-    if (row.skip_reason) info.append(el("div", "reason", row.skip_reason));
-    if (row.note) info.append(el("div", "note", row.note));
-    info.append(decision);
+    info.append(head, qname, el("div", "why", because(row)));
+    const details = [];
+    if (typeof row.confidence === "number") details.push("confidence " + (100 * row.confidence).toFixed(1) + "%");
+    if (row.distance !== null && row.distance !== undefined) details.push(row.distance + " bits");
+    if (typeof row.score === "number") details.push("score " + row.score.toFixed(3));
+    if (row.reason) details.push("reason " + row.reason);
+    if (row.note) details.push(row.note);
+    if (details.length) info.append(el("div", "details", details.join(" \u00b7 ")));
+    v.decision = el("div", "decision");
+    info.append(v.decision);
+    if (row.status !== "unreadable") {
+      const tools = el("div", "row-tools");
+      if (row.candidates.length) tools.append(button("compare (z)", "compare", () => (setCurrent(i, false), openCompare(i, null))));
+      if (served) tools.append(button("search the album (/)", "find", () => (setCurrent(i, false), openSearch(i))));
+      info.append(tools);
+    }
 
     const cands = el("ol", "cands");
-    const items = row.candidates.map((c, n) => {
+    if (row.status === "unmatched" && row.candidates.length) {
+      cands.setAttribute("aria-label", "nearest photos that were checked");
+    }
+    v.items = row.candidates.map((c, n) => {
       const li = el("li", "cand");
       const top = el("div", "cand-head");
       top.append(el("kbd", "", n < 9 ? String(n + 1) : "\u00b7"));
-      const pick = el("button", "pick", "pick");
-      pick.type = "button";
-      pick.addEventListener("click", (ev) => {
-        ev.stopPropagation();
-        setCurrent(i, false);
-        choose(i, c.path);
-      });
-      top.append(pick);
-      const img = preview(c.preview, "candidate " + (n + 1));
+      top.append(button("pick", "pick", () => (setCurrent(i, false), choose(i, c.path))));
+      const img = image(c.preview, "candidate " + (n + 1));
       img.addEventListener("click", (ev) => {
         ev.stopPropagation();
         setCurrent(i, false);
-        zoom(i, c);
+        openCompare(i, n);
       });
       const path = el("div", "path", c.rel);
       path.title = c.path;
+      const capture = el("div", "capture");
+      li.append(top, img, path, el("div", "verdict", verdict(row, c, n)), capture);
       const bits = [c.distance + " bits"];
       if (typeof c.score === "number") bits.push("score " + c.score.toFixed(3));
       bits.push(c.view);
-      li.append(top, img, path, el("div", "meta", bits.join(" \u00b7 ")));
+      li.append(el("div", "meta", bits.join(" \u00b7 ")));
       if (c.variants && c.variants.length) {
-        const v = el("div", "variants", "+ " + c.variants.length + " variant(s): " + c.variants.join(", "));
-        li.append(v);
+        li.append(el("div", "variants", "+ " + c.variants.length + " copy(ies): " + c.variants.join(", ")));
       }
+      li.capture = capture;
       cands.append(li);
       return li;
     });
-    let none = null;
+    v.none = null;
+    v.other = null;
     if (row.status !== "unreadable") {
-      none = el("li", "cand none");
+      const other = el("li", "cand other");
+      other.hidden = true;
+      v.other = other;
+      cands.append(other);
+      const none = el("li", "cand none");
       const top = el("div", "cand-head");
       top.append(el("kbd", "", "0"));
-      const btn = el("button", "pick", "none of these");
-      btn.type = "button";
-      btn.addEventListener("click", (ev) => {
-        ev.stopPropagation();
-        setCurrent(i, false);
-        choose(i, null);
-      });
-      top.append(btn);
-      const undo = el("button", "undo", "undo my pick");
-      undo.type = "button";
-      undo.addEventListener("click", (ev) => {
-        ev.stopPropagation();
-        setCurrent(i, false);
-        clearPick(i);
-      });
-      none.append(top, el("div", "meta", "not exported"), undo);
+      top.append(button("none of these", "pick", () => (setCurrent(i, false), choose(i, null))));
+      none.append(top, el("div", "meta", "not exported"));
+      none.append(button("undo my pick", "undo", () => (setCurrent(i, false), clearPick(i))));
       cands.append(none);
+      v.none = none;
     }
-    sec.append(query, info, cands);
-    sec.addEventListener("click", () => setCurrent(i, false));
-    rowsEl.append(sec);
-    return { sec, decision, items, none };
+    sec.append(fig, info, cands);
+  }
+
+  // Capture information of a row's candidates (served only), shown under each.
+  const captures = new Map(); // row index -> list, in candidate order
+  function loadCapture(i) {
+    const row = data.rows[i];
+    getJSON("capture?" + query({ r: row.ri }))
+      .then((doc) => {
+        captures.set(i, doc.candidates);
+        const v = views[i];
+        doc.candidates.forEach((c, n) => {
+          if (v.items && v.items[n]) v.items[n].capture.textContent = captureLine(c);
+        });
+      })
+      .catch(() => {});
+  }
+
+  function captureLine(c) {
+    const parts = [];
+    parts.push(c.taken ? "taken " + c.taken : "no capture time");
+    if (c.camera) parts.push(c.camera);
+    if (c.width && c.height) parts.push(c.width + "\u00d7" + c.height);
+    if (typeof c.bytes === "number") parts.push(megabytes(c.bytes));
+    return parts.join(" \u00b7 ");
   }
 
   function decided(row) {
@@ -155,62 +287,87 @@
     return row.status === "matched" ? row.match : null;
   }
 
-  function chosenCandidate(row) {
-    const p = chosenPath(row);
-    return row.candidates.find((c) => c.path === p) || null;
-  }
-
   function refresh(i) {
     const row = data.rows[i];
     const v = views[i];
     const mine = decided(row);
     const path = chosenPath(row);
     v.sec.classList.toggle("decided", mine);
+    if (!v.built) return;
     row.candidates.forEach((c, n) => v.items[n].classList.toggle("chosen", c.path === path));
     if (v.none) v.none.classList.toggle("chosen", mine && path === null);
+    const n = row.candidates.findIndex((c) => c.path === path);
+    if (v.other) {
+      // A file picked from the album search: shown as its own, chosen, candidate.
+      const other = mine && path !== null && n < 0;
+      v.other.hidden = !other;
+      v.other.classList.toggle("chosen", other);
+      if (other) {
+        const p = el("div", "path", relOf(path));
+        p.title = path;
+        v.other.replaceChildren(
+          el("div", "meta", "found in the album"),
+          image(served ? "album-preview?" + query({ file: relOf(path) }) : null, "your pick", "picked from the album"),
+          p,
+        );
+      }
+    }
     let text;
     if (row.status === "unreadable") {
       text = "could not be read: not exported";
     } else if (mine && path === null) {
       text = "your pick: none of these \u2014 not exported";
     } else if (mine) {
-      const n = row.candidates.findIndex((c) => c.path === path);
-      text = "your pick: " + (n < 0 ? path : n + 1 + " \u2014 exports " + row.candidates[n].rel);
+      text = n < 0
+        ? "your pick: found in the album \u2014 exports " + relOf(path)
+        : "your pick: " + (n + 1) + " \u2014 exports " + row.candidates[n].rel;
     } else if (path) {
-      const c = chosenCandidate(row);
-      text = "photomatch's match \u2014 exports " + (c ? c.rel : path);
+      text = "photomatch's match \u2014 exports " + (n >= 0 ? row.candidates[n].rel : relOf(path));
     } else if (row.candidates.length) {
-      const n = Math.min(9, row.candidates.length);
-      text = "not exported unless you pick one (" + (n > 1 ? "1\u2013" + n : "1") + ")";
+      const m = Math.min(9, row.candidates.length);
+      text = "not exported unless you pick one (" + (m > 1 ? "1\u2013" + m : "1") + ")";
     } else {
-      text = "no candidate: not exported";
+      text = "no candidate: not exported" + (served ? " unless you find it in the album (/)" : "");
     }
     v.decision.textContent = text;
   }
 
   function refreshAll() {
-    data.rows.forEach((_, i) => refresh(i));
+    views.forEach((v, i) => refresh(i));
     counts();
+    if (!summaryEl.hidden) summary();
   }
+
+  // Needs a person: anything photomatch did not match (unreadable rows cannot be settled).
+  const open = (row) => row.status === "ambiguous" || row.status === "unmatched";
 
   function counts() {
     const by = {};
     let mine = 0;
+    let toReview = 0;
+    let done = 0;
     for (const row of data.rows) {
       by[row.status] = (by[row.status] || 0) + 1;
       if (decided(row)) mine += 1;
+      if (open(row)) {
+        toReview += 1;
+        if (decided(row)) done += 1;
+      }
     }
-    const parts = [data.rows.length + " thumbnails"];
+    $("progress").textContent =
+      toReview + " of " + data.rows.length + " to review, " + done + " done";
+    const parts = [];
     for (const s of data.statuses) parts.push((by[s] || 0) + " " + s);
     parts.push(mine + " picked by you");
     parts.push(order.length + " shown");
-    $("counts").textContent = parts.join(" \u00b7 ");
+    $("counts").textContent = "\u00b7 " + parts.join(" \u00b7 ");
   }
 
   // ---- filters and the current row ----------------------------------------------
 
   const setSel = $("filter-set");
   const statusSel = $("filter-status");
+  const sureSel = $("filter-sure");
   for (const name of data.sets) {
     const opt = el("option", "", name);
     opt.value = name;
@@ -222,6 +379,7 @@
 
   function shown(row) {
     if (setSel.value && row.set !== setSel.value) return false;
+    if (sureSel.value && sureness(row) !== sureSel.value) return false;
     switch (statusSel.value) {
       case "":
         return true;
@@ -236,6 +394,9 @@
     }
   }
 
+  // Rows likely on screen are built at once (the rest as they scroll into view).
+  const EAGER = 24;
+
   function applyFilters() {
     order = [];
     data.rows.forEach((row, i) => {
@@ -243,6 +404,7 @@
       views[i].sec.hidden = !on;
       if (on) order.push(i);
     });
+    order.slice(0, EAGER).forEach(ensure);
     $("empty").hidden = order.length > 0;
     if (!order.includes(current)) setCurrent(order.length ? order[0] : -1, true);
     counts();
@@ -252,7 +414,7 @@
     if (current >= 0) views[current].sec.classList.remove("current");
     current = i;
     if (i < 0) return;
-    const sec = views[i].sec;
+    const sec = ensure(i).sec;
     sec.classList.add("current");
     if (scroll) sec.scrollIntoView({ block: "nearest" });
   }
@@ -264,8 +426,80 @@
     setCurrent(order[next], true);
   }
 
+  // The next shown thumbnail that needs a person and has no pick of yours.
+  function nextOpen() {
+    if (!order.length) return;
+    const at = Math.max(0, order.indexOf(current));
+    for (let k = 1; k <= order.length; k++) {
+      const i = order[(at + k) % order.length];
+      const row = data.rows[i];
+      if (open(row) && !decided(row)) {
+        setCurrent(i, true);
+        return;
+      }
+    }
+    setState("every thumbnail shown is settled", "ok");
+  }
+
   setSel.addEventListener("change", applyFilters);
   statusSel.addEventListener("change", applyFilters);
+  sureSel.addEventListener("change", applyFilters);
+  $("next-open").addEventListener("click", nextOpen);
+
+  // ---- summary: answers by status and sureness per set -------------------------------
+
+  const SURE = ["certain", "likely", "unsure", "unlikely", "no match"];
+
+  function bar(parts, total, label) {
+    const b = el("div", "bar");
+    b.setAttribute("role", "img");
+    b.setAttribute("aria-label", label);
+    for (const [name, n] of parts) {
+      if (!n) continue;
+      const seg = el("span", "seg seg-" + name.replace(" ", "-"));
+      seg.style.width = (100 * n) / total + "%";
+      seg.title = n + " " + name;
+      b.append(seg);
+    }
+    return b;
+  }
+
+  function summary() {
+    const sets = new Map();
+    for (const row of data.rows) {
+      if (!sets.has(row.set)) sets.set(row.set, { total: 0, status: {}, sure: {}, mine: 0 });
+      const s = sets.get(row.set);
+      s.total += 1;
+      s.status[row.status] = (s.status[row.status] || 0) + 1;
+      const w = sureness(row);
+      s.sure[w] = (s.sure[w] || 0) + 1;
+      if (decided(row)) s.mine += 1;
+    }
+    const table = el("table", "chart");
+    const head = el("tr");
+    for (const h of ["set", "thumbnails", "by status", "how sure", "picked by you"]) head.append(el("th", "", h));
+    table.append(head);
+    for (const [name, s] of sets) {
+      const tr = el("tr");
+      const statuses = data.statuses.map((st) => [st, s.status[st] || 0]);
+      const sure = SURE.concat(["unreadable"]).map((w) => [w, s.sure[w] || 0]);
+      const text = (pairs) => pairs.filter(([, n]) => n).map(([k, n]) => n + " " + k).join(", ");
+      const c1 = el("td");
+      c1.append(bar(statuses, s.total, text(statuses)), el("div", "legend", text(statuses)));
+      const c2 = el("td");
+      c2.append(bar(sure, s.total, text(sure)), el("div", "legend", text(sure)));
+      tr.append(el("td", "set-name", name), el("td", "num", s.total), c1, c2, el("td", "num", s.mine));
+      table.append(tr);
+    }
+    summaryEl.replaceChildren(el("h2", "", "Summary"), table);
+  }
+
+  function toggleSummary() {
+    summaryEl.hidden = !summaryEl.hidden;
+    $("summary-button").setAttribute("aria-expanded", String(!summaryEl.hidden));
+    if (!summaryEl.hidden) summary();
+  }
+  $("summary-button").addEventListener("click", toggleSummary);
 
   // ---- decisions -------------------------------------------------------------
 
@@ -287,6 +521,7 @@
   function changed(i) {
     refresh(i);
     counts();
+    if (!summaryEl.hidden) summary();
     save(i);
   }
 
@@ -326,8 +561,8 @@
     chain = chain.then(flush);
   }
 
-  async function send(body) {
-    const resp = await fetch("decision", {
+  async function post(url, body) {
+    const resp = await fetch(url, {
       method: "POST",
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify(body),
@@ -348,7 +583,7 @@
     let refused = null;
     for (const [k, body] of Array.from(pending)) {
       try {
-        doc = await send(body);
+        doc = await post("decision", body);
       } catch (err) {
         if (!err.refused) {
           setState("NOT SAVED (" + err.message + "): use Download decisions.json", "error");
@@ -375,17 +610,12 @@
   // What decisions.json holds now (picks made in other tabs too), unless picks of
   // this page are still on their way.
   function reload() {
-    return fetch("decisions", { cache: "no-store", credentials: "same-origin" })
-      .then((resp) => {
-        if (!resp.ok) throw new Error(resp.statusText);
-        return resp.json();
-      })
-      .then((doc) => {
-        if (unsaved) return;
-        adopt(doc.decisions);
-        refreshAll();
-        applyFilters();
-      });
+    return getJSON("decisions").then((doc) => {
+      if (unsaved) return;
+      adopt(doc.decisions);
+      refreshAll();
+      applyFilters();
+    });
   }
 
   function download() {
@@ -410,30 +640,295 @@
     if (unsaved && !served) ev.preventDefault();
   });
 
-  // ---- zoom and help ---------------------------------------------------------
+  // ---- the compare view --------------------------------------------------------------
 
-  function zoom(i, cand) {
+  // cmp: the row, its targets (candidates, or one file found in the album), the one shown.
+  let cmp = null;
+  let flickerTimer = null;
+
+  function targetsOf(i) {
     const row = data.rows[i];
-    const a = $("zoom-a");
-    const b = $("zoom-b");
-    a.replaceChildren(preview(row.preview, "thumbnail"), el("figcaption", "", "thumbnail: " + row.name));
-    if (cand) {
-      const n = row.candidates.indexOf(cand) + 1;
-      b.replaceChildren(
-        preview(cand.preview, "candidate " + n),
-        el("figcaption", "", n + ": " + cand.rel + " \u00b7 " + cand.distance + " bits"),
-      );
-    } else {
-      b.replaceChildren();
+    return row.candidates.map((c, n) => ({
+      n,
+      path: c.path,
+      rel: c.rel,
+      preview: c.preview,
+      params: { r: row.ri, c: n },
+      capture: (captures.get(i) || [])[n] || null,
+      info: null,
+    }));
+  }
+
+  function openCompare(i, n, extra) {
+    const row = data.rows[i];
+    if (row.status === "unreadable") return;
+    const targets = extra ? [extra] : targetsOf(i);
+    if (!targets.length) return;
+    cmp = { i, targets, at: 0, mode: "region", strip: [] };
+    $("cmp-title").textContent = "Compare: " + row.name;
+    cmpEl.hidden = false;
+    cmpEl.focus();
+    const thumbSrc = served && row.ri !== null ? "compare-image?" + query({ ...targets[0].params, kind: "thumb" }) : row.preview;
+    cmp.thumbSrc = thumbSrc;
+    $("cmp-a-frame").replaceChildren(image(thumbSrc, "thumbnail"));
+    $("cmp-a-caption").textContent = "thumbnail: " + row.name;
+    if (served && !extra && !captures.has(i)) {
+      getJSON("capture?" + query({ r: row.ri }))
+        .then((doc) => {
+          captures.set(i, doc.candidates);
+          if (cmp && cmp.i === i) {
+            cmp.targets.forEach((t) => (t.capture = doc.candidates[t.n] || null));
+            strip();
+          }
+        })
+        .catch(() => {});
     }
-    zoomEl.hidden = false;
+    strip();
+    const first = n === null || n === undefined ? bestIndex() : cmp.strip.findIndex((t) => t.n === n);
+    show(Math.max(0, first));
+    if (served) loadInfos();
   }
 
-  function closeZoom() {
-    zoomEl.hidden = true;
+  // The targets in capture order (those without a time keep photomatch's order, last).
+  function strip() {
+    const t = cmp.targets.slice();
+    t.sort((a, b) => {
+      const ka = a.capture && a.capture.taken_key;
+      const kb = b.capture && b.capture.taken_key;
+      if (ka && kb && ka !== kb) return ka < kb ? -1 : 1;
+      if (ka && !kb) return -1;
+      if (kb && !ka) return 1;
+      return (a.n === null ? 99 : a.n) - (b.n === null ? 99 : b.n);
+    });
+    const shownNow = cmp.strip[cmp.at];
+    cmp.strip = t;
+    if (shownNow) cmp.at = t.indexOf(shownNow);
+    const best = best_();
+    const list = $("cmp-strip");
+    list.replaceChildren();
+    t.forEach((x, k) => {
+      const li = el("li", "strip-item" + (k === cmp.at ? " shown" : "") + (x === best ? " best" : ""));
+      const b = el("button", "strip-pick");
+      b.type = "button";
+      b.append(image(x.preview || (served ? "album-preview?" + query({ file: x.rel }) : null), "candidate"));
+      b.addEventListener("click", () => show(k));
+      li.append(b);
+      li.append(el("div", "strip-name", (x.n !== null ? x.n + 1 + ": " : "") + x.rel));
+      if (x === best) li.append(el("div", "best-mark", "best fit"));
+      if (x.capture) li.append(el("div", "strip-meta", captureLine(x.capture)));
+      if (x.capture && x.capture.folder !== undefined) li.append(el("div", "strip-meta", "folder " + (x.capture.folder || "(album)")));
+      if (x.info) {
+        li.append(el("div", "strip-meta", "similarity " + fmt(x.info.ncc, 3) + " \u00b7 difference " + fmt(x.info.diff_rms, 1)));
+        if (x.info.rejected) li.append(el("div", "strip-meta rejected", "not taken: " + x.info.rejected));
+      }
+      list.append(li);
+    });
   }
 
-  zoomEl.addEventListener("click", closeZoom);
+  function fmt(v, digits) {
+    return typeof v === "number" ? v.toFixed(digits) : "?";
+  }
+
+  // The target that fits best: highest similarity, then the smallest difference.
+  function best_() {
+    let best = null;
+    for (const x of cmp.targets) {
+      if (!x.info || x.info.ncc === null) continue;
+      if (
+        !best ||
+        x.info.ncc > best.info.ncc + 0.0005 ||
+        (Math.abs(x.info.ncc - best.info.ncc) <= 0.0005 && x.info.diff_rms < best.info.diff_rms)
+      ) best = x;
+    }
+    return best;
+  }
+
+  function bestIndex() {
+    const row = data.rows[cmp.i];
+    const chosen = chosenPath(row);
+    const k = cmp.strip.findIndex((t) => t.path === chosen);
+    return k >= 0 ? k : cmp.strip.findIndex((t) => t.n === 0);
+  }
+
+  // The figures of every target, one request after another (the server decodes them).
+  async function loadInfos() {
+    const mine = cmp;
+    for (const t of mine.targets) {
+      if (t.info) continue;
+      try {
+        t.info = await getJSON("compare?" + query(t.params));
+      } catch (err) {
+        t.info = { ncc: null, diff_rms: null, rejected: "", where: "", error: err.message };
+      }
+      if (cmp !== mine) return;
+      strip();
+      if (mine.strip[mine.at] === t) caption();
+    }
+  }
+
+  function show(k) {
+    if (!cmp) return;
+    cmp.at = Math.max(0, Math.min(cmp.strip.length - 1, k));
+    const t = cmp.strip[cmp.at];
+    const row = data.rows[cmp.i];
+    const frame = $("cmp-b-frame");
+    if (served && row.ri !== null) {
+      const region = image("compare-image?" + query({ ...t.params, kind: "region" }), "region of the candidate");
+      region.classList.add("region");
+      const diff = image("compare-image?" + query({ ...t.params, kind: "diff" }), "difference");
+      diff.classList.add("diff");
+      const thumb = image(cmp.thumbSrc, "thumbnail, for the flicker");
+      thumb.classList.add("flick");
+      frame.replaceChildren(region, diff, thumb);
+    } else {
+      const region = image(t.preview, "candidate");
+      region.classList.add("region");
+      frame.replaceChildren(region);
+    }
+    Array.from($("cmp-strip").children).forEach((li, n) => li.classList.toggle("shown", n === cmp.at));
+    setMode(cmp.mode);
+    caption();
+  }
+
+  function caption() {
+    const t = cmp.strip[cmp.at];
+    const parts = [(t.n !== null ? t.n + 1 + ": " : "found in the album: ") + t.rel];
+    if (t.info && t.info.where) parts.push(t.info.where);
+    if (t.info && typeof t.info.ncc === "number") parts.push("similarity " + t.info.ncc.toFixed(3));
+    if (t.info && typeof t.info.diff_rms === "number") parts.push("difference " + t.info.diff_rms.toFixed(1) + " grey levels");
+    $("cmp-b-caption").textContent = parts.join(" \u00b7 ");
+    let why = "";
+    if (t.info && t.info.error) why = "cannot compare: " + t.info.error;
+    else if (t.info && t.info.rejected) why = "photomatch would not take it: " + t.info.rejected;
+    $("cmp-why").textContent = why;
+  }
+
+  function setMode(mode) {
+    cmp.mode = mode;
+    const frame = $("cmp-b-frame");
+    frame.dataset.mode = mode;
+    for (const b of document.querySelectorAll(".cmp-modes button")) {
+      b.setAttribute("aria-pressed", String(b.dataset.mode === mode));
+    }
+    clearInterval(flickerTimer);
+    flickerTimer = null;
+    frame.classList.remove("flicked");
+    if (mode === "flicker") {
+      flickerTimer = setInterval(() => frame.classList.toggle("flicked"), 450);
+    }
+  }
+
+  for (const b of document.querySelectorAll(".cmp-modes button")) {
+    b.addEventListener("click", () => cmp && setMode(b.dataset.mode));
+  }
+
+  function pickShown() {
+    if (!cmp) return;
+    const t = cmp.strip[cmp.at];
+    const i = cmp.i;
+    closeCompare();
+    choose(i, t.path);
+  }
+
+  function closeCompare() {
+    if (!cmp) return;
+    clearInterval(flickerTimer);
+    flickerTimer = null;
+    cmp = null;
+    cmpEl.hidden = true;
+    $("cmp-b-frame").replaceChildren();
+    $("cmp-a-frame").replaceChildren();
+  }
+
+  $("cmp-pick").addEventListener("click", pickShown);
+  $("cmp-close").addEventListener("click", closeCompare);
+
+  // ---- the album search (served only) ----------------------------------------------------
+
+  let searchRow = -1;
+
+  function openSearch(i) {
+    if (!served || data.rows[i].status === "unreadable") return;
+    searchRow = i;
+    $("search-for").textContent = "for the thumbnail " + data.rows[i].name + " (set " + data.rows[i].set + ")";
+    searchEl.hidden = false;
+    $("search-name").focus();
+  }
+
+  function closeSearch() {
+    searchEl.hidden = true;
+    searchRow = -1;
+  }
+
+  $("search-close").addEventListener("click", closeSearch);
+  $("search-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const params = {
+      name: $("search-name").value,
+      folder: $("search-folder").value,
+      from: $("search-from").value,
+      to: $("search-to").value,
+    };
+    const state = $("search-state");
+    state.textContent = "searching\u2026";
+    getJSON("search?" + query(params))
+      .then((doc) => {
+        state.textContent = doc.files.length
+          ? doc.files.length + (doc.more ? "+ files (the first shown; narrow the search)" : " file(s)")
+          : "no file of the album fits";
+        results(doc.files);
+      })
+      .catch((err) => {
+        state.textContent = "cannot search: " + err.message;
+        results([]);
+      });
+  });
+
+  function results(files) {
+    const list = $("search-results");
+    list.replaceChildren();
+    for (const f of files) {
+      const li = el("li", "found");
+      li.append(image("album-preview?" + query({ file: f.rel }), "album file"));
+      const text = el("div", "found-text");
+      text.append(el("div", "path", f.rel));
+      text.append(el("div", "meta", captureLine(f) + " \u00b7 file date " + f.mtime));
+      const tools = el("div", "row-tools");
+      const row = data.rows[searchRow];
+      const target = { n: null, path: f.path, rel: f.rel, preview: null, params: { r: row.ri, file: f.rel }, capture: f, info: null };
+      const i = searchRow;
+      tools.append(button("compare", "compare", () => (closeSearch(), openCompare(i, null, target))));
+      tools.append(button("pick this one", "pick", () => (closeSearch(), setCurrent(i, false), choose(i, f.path))));
+      text.append(tools);
+      li.append(text);
+      list.append(li);
+    }
+  }
+
+  // ---- export (served only) ------------------------------------------------------------
+
+  $("export").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const state = $("export-state");
+    const files = $("export-files");
+    files.replaceChildren();
+    state.className = "";
+    state.textContent = "exporting\u2026";
+    chain
+      .then(() => post("export", { dest: $("export-dest").value }))
+      .then((doc) => {
+        const done = Object.entries(doc.counts).map(([k, n]) => n + " " + k).join(", ") || "nothing to export";
+        state.className = "ok";
+        state.textContent = "exported to " + doc.dest + ": " + done + (doc.manifest ? " \u00b7 manifest " + doc.manifest : "");
+        for (const f of doc.files) files.append(el("li", "", f.status + ": " + f.destination));
+      })
+      .catch((err) => {
+        state.className = "error";
+        state.textContent = err.message;
+      });
+  });
+
+  // ---- help --------------------------------------------------------------------------
 
   function toggleHelp() {
     helpEl.hidden = !helpEl.hidden;
@@ -443,16 +938,68 @@
 
   // ---- keyboard --------------------------------------------------------------
 
+  function compareKeys(ev) {
+    switch (ev.key) {
+      case "Escape":
+        closeCompare();
+        break;
+      case "ArrowRight":
+      case "l":
+        show(cmp.at + 1);
+        break;
+      case "ArrowLeft":
+      case "h":
+        show(cmp.at - 1);
+        break;
+      case "r":
+        setMode("region");
+        break;
+      case "d":
+        setMode("diff");
+        break;
+      case "f":
+        setMode(cmp.mode === "flicker" ? "region" : "flicker");
+        break;
+      case "Enter":
+      case "p":
+        pickShown();
+        break;
+      case "0":
+      case "n": {
+        const i = cmp.i;
+        closeCompare();
+        choose(i, null);
+        break;
+      }
+      default:
+        if (/^[1-9]$/.test(ev.key)) {
+          const c = data.rows[cmp.i].candidates[Number(ev.key) - 1];
+          const i = cmp.i;
+          if (c) {
+            closeCompare();
+            choose(i, c.path);
+          }
+          break;
+        }
+        return;
+    }
+    ev.preventDefault();
+  }
+
   document.addEventListener("keydown", (ev) => {
     if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
+    if (!searchEl.hidden) {
+      if (ev.key === "Escape") {
+        closeSearch();
+        ev.preventDefault();
+      }
+      return; // typing in the search form
+    }
     const tag = ev.target && ev.target.tagName;
     if (tag === "SELECT" || tag === "INPUT" || tag === "TEXTAREA") return;
     if (tag === "BUTTON" && (ev.key === "Enter" || ev.key === " ")) return;
-    if (!zoomEl.hidden && !/^[0-9n]$/.test(ev.key)) {
-      if (ev.key === "Escape" || ev.key === "Enter" || ev.key === "z" || ev.key === " ") {
-        closeZoom();
-        ev.preventDefault();
-      }
+    if (cmp) {
+      compareKeys(ev);
       return;
     }
     const row = data.rows[current];
@@ -465,9 +1012,11 @@
       case "ArrowUp":
         move(-1);
         break;
+      case "g":
+        nextOpen();
+        break;
       case "0":
       case "n":
-        closeZoom();
         if (current >= 0) choose(current, null);
         break;
       case "u":
@@ -476,7 +1025,13 @@
         break;
       case "z":
       case "Enter":
-        if (row) zoom(current, chosenCandidate(row) || row.candidates[0] || null);
+        if (row) openCompare(current, null);
+        break;
+      case "/":
+        if (row) openSearch(current);
+        break;
+      case "s":
+        toggleSummary();
         break;
       case "?":
         toggleHelp();
@@ -487,7 +1042,6 @@
       default:
         if (/^[1-9]$/.test(ev.key) && row) {
           const c = row.candidates[Number(ev.key) - 1];
-          closeZoom();
           if (c) choose(current, c.path);
           break;
         }
@@ -502,6 +1056,7 @@
   applyFilters();
   refreshAll();
   if (served) {
+    $("export").hidden = false;
     setState("picks are saved to decisions.json as you make them", "ok");
     reload()
       .catch((err) => setState("cannot reach photomatch review (" + err.message + ")", "error"))

@@ -1,0 +1,245 @@
+"""The review page settling the hard cases, in a real browser (Debian's chromium through
+Playwright; see ``test_review_browser``): pick a burst frame in the compare view by
+keyboard alone, rescue an ``unmatched`` thumbnail by a near miss and by the album search,
+export from the page, hostile names kept as text, and no request leaving 127.0.0.1.
+
+With ``PHOTOMATCH_DOC_SHOTS=DIR`` the README's screenshots are written to DIR
+(``docs/review-*.png``: ``PHOTOMATCH_DOC_SHOTS=docs pytest tests/test_review_flows.py``).
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+
+import pytest
+import pyvips
+from PIL import Image
+from test_review import HOSTILE_FILE, build_hostile
+from test_review_browser import Watched, browser, expect  # noqa: F401 - fixtures
+
+from photomatch import review
+from photomatch.cli import main
+from photomatch.index import AlbumIndex
+from photomatch.results import read_decisions, read_json
+from photomatch.review_server import ReviewServer
+
+from albumcheck import fingerprint
+
+SHOTS = os.environ.get("PHOTOMATCH_DOC_SHOTS")
+
+
+def doc_shot(page, name: str) -> None:
+    """The viewport as ``$PHOTOMATCH_DOC_SHOTS/name``, a small palette PNG (README images)."""
+    if not SHOTS:
+        return
+    os.makedirs(SHOTS, exist_ok=True)
+    raw = page.screenshot()
+    image = pyvips.Image.new_from_buffer(raw, "").resize(0.7)
+    image.pngsave(os.path.join(SHOTS, name), palette=True, Q=90, effort=10, compression=9)
+
+
+def with_exif(path: str, when: str) -> None:
+    """Give an album file a capture time (DateTimeOriginal + SubSecTimeOriginal)."""
+    day, frac = when.split(".")
+    with Image.open(path) as im:
+        exif = Image.Exif()
+        exif[271], exif[272] = "Fujifilm", "X-T5"
+        exif.get_ifd(0x8769)[36867] = day
+        exif.get_ifd(0x8769)[37521] = frac
+        im.load()
+        im.save(path, exif=exif, quality=95)
+
+
+def serve(out: str, run) -> tuple[ReviewServer, str]:
+    server = ReviewServer(out, run)
+    server.start()
+    return server, f"http://127.0.0.1:{server.port}/{server.token}/"
+
+
+def loaded(page, selector: str) -> None:
+    page.wait_for_function(
+        "s => { const i = document.querySelector(s); "
+        "return i && i.complete && i.naturalWidth > 0 }",
+        arg=selector,
+    )
+
+
+def test_pick_a_burst_frame_in_the_compare_view_by_keyboard(browser, expect, sample, tmp_path):  # noqa: F811
+    # The burst's frames get capture times out of their name order.
+    times = ["2024:06:01 10:00:00.50", "2024:06:01 10:00:00.10", "2024:06:01 10:00:00.30"]
+    for frame, when in zip(sample.burst, times, strict=True):
+        with_exif(frame, when)
+    out = tmp_path / "out"
+    index = str(tmp_path / "i.sqlite")
+    main(["match", sample.album, *sample.thumb_sets, "--out", str(out), "--index", index, "-q"])
+    run = read_json(str(out / "matches.json"))
+    burst = next(r for r in run.results if r.status == "ambiguous")
+    assert {c.path for c in burst.candidates} == set(sample.burst)
+    before = fingerprint(sample.album)
+    server, origin = serve(str(out), run)
+    w = Watched(browser, (origin, "data:"))
+    page = w.page
+    try:
+        w.open(server.url)
+        expect(page.locator("#progress")).to_have_text("2 of 8 to review, 0 done")
+        row = page.locator("section.row.current")
+        expect(row.locator(".sure")).to_have_text("unsure")
+        expect(row.locator(".why")).to_contain_text("3 photos fit equally")
+        expect(row.locator(".capture").first).to_contain_text("taken 2024-06-01 10:00:00.")
+        page.keyboard.press("z")
+        cmp = page.locator("#compare")
+        expect(cmp).to_be_visible()
+        # The frames in capture order, the best fitting one marked once every figure is in.
+        names = cmp.locator(".strip-name")
+        expect(names).to_have_count(3)
+        expect(cmp.locator(".strip-meta.rejected")).to_have_count(0)
+        expect(cmp.locator(".strip-item").nth(2)).to_contain_text("similarity")
+        order = [n.split(": ", 1)[1] for n in names.all_text_contents()]
+        assert order == [
+            "2024/burst/IMG_402.jpg",
+            "2024/burst/IMG_403.jpg",
+            "2024/burst/IMG_401.jpg",
+        ]
+        assert "taken 2024-06-01 10:00:00.1" in cmp.locator(".strip-item").nth(0).text_content()
+        expect(cmp.locator(".best-mark")).to_have_count(1)
+        loaded(page, "#cmp-b-frame img.region")
+        loaded(page, "#cmp-a-frame img")
+        at = cmp.locator(".strip-item").evaluate_all(
+            "items => items.findIndex(i => i.classList.contains('shown'))"
+        )
+        target = at + 1 if at < 2 else at - 1
+        page.keyboard.press("ArrowRight" if target > at else "ArrowLeft")
+        expect(page.locator("#cmp-b-caption")).to_contain_text(order[target])
+        expect(page.locator("#cmp-b-caption")).to_contain_text("a crop of")
+        page.keyboard.press("d")
+        expect(page.locator("#cmp-b-frame")).to_have_attribute("data-mode", "diff")
+        loaded(page, "#cmp-b-frame img.diff")
+        loaded(page, "#cmp-b-frame img.region")
+        expect(page.locator("#cmp-b-frame img.diff")).to_be_visible()
+        doc_shot(page, "review-compare.png")
+        page.keyboard.press("f")
+        expect(page.locator("#cmp-b-frame")).to_have_attribute("data-mode", "flicker")
+        page.keyboard.press("Enter")
+        expect(cmp).to_be_hidden()
+        expect(page.locator("#save-state")).to_contain_text("saved: 1 pick")
+        picked = read_decisions(str(out / "decisions.json"))[(burst.set, burst.query)].pick
+        assert picked == os.path.join(sample.album, order[target])
+        expect(page.locator("#progress")).to_have_text("2 of 8 to review, 1 done")
+        w.check_clean()
+    finally:
+        w.close()
+        server.shutdown()
+        server.server_close()
+    assert fingerprint(sample.album) == before
+
+
+@pytest.fixture()
+def hostile_indexed(sample, tmp_path):
+    hostile = build_hostile(sample, tmp_path)
+    with AlbumIndex(hostile.run.album, hostile.run.index_path) as idx:
+        idx.update()
+    review.write_review(hostile.run, hostile.out, progress=False)
+    server, origin = serve(hostile.out, hostile.run)
+    before = fingerprint(hostile.run.album)
+    yield hostile, server, origin
+    server.shutdown()
+    server.server_close()
+    assert fingerprint(hostile.run.album) == before
+
+
+def test_rescue_an_unmatched_thumbnail(browser, expect, hostile_indexed):  # noqa: F811
+    hostile, server, origin = hostile_indexed
+    unm = hostile.unmatched
+    decisions = os.path.join(hostile.out, "decisions.json")
+    w = Watched(browser, (origin, "data:"))
+    page = w.page
+    try:
+        w.open(server.url)
+        page.select_option("#filter-status", "unmatched")
+        row = page.locator("section.row", has=page.locator(".qname", has_text="a5.jpg"))
+        expect(row.locator(".sure")).to_have_text("no match")
+        # The near miss photomatch checked, with why it was not taken.
+        expect(row.locator(".cand .verdict").first).to_have_text(
+            "not compared on pixels: further off in the search"
+        )
+        row.locator(".qname").click()
+        page.locator("body").press("Escape")  # keyboard focus off the select
+        page.keyboard.press("z")
+        expect(page.locator("#cmp-b-caption")).to_contain_text("2023/sky/IMG_1003.jpg")
+        expect(page.locator("#cmp-why")).to_contain_text("photomatch would not take it")
+        page.keyboard.press("1")
+        expect(page.locator("#save-state")).to_contain_text("saved: 1 pick")
+        assert read_decisions(decisions)[(unm.set, unm.query)].pick == unm.candidates[0].path
+
+        # Then found by the album search instead: a file that was never its candidate.
+        row.locator(".qname").click()
+        page.keyboard.press("/")
+        search = page.locator("#search")
+        expect(search).to_be_visible()
+        page.keyboard.type("onerror")
+        page.keyboard.press("Enter")
+        found = search.locator(".found")
+        expect(found).to_have_count(1)
+        expect(found.locator(".path")).to_have_text(f"2024/{HOSTILE_FILE}")  # as text
+        loaded(page, "#search-results img")
+        page.fill("#search-name", "IMG_0501")
+        page.fill("#search-folder", "2022")
+        page.keyboard.press("Enter")
+        expect(found.locator(".path")).to_have_text("2022/IMG_0501.jpg")
+        expect(found.locator(".meta")).to_contain_text("file date")
+        loaded(page, "#search-results img")
+        doc_shot(page, "review-rescue.png")
+        found.get_by_role("button", name="pick this one").click()
+        expect(search).to_be_hidden()
+        expect(page.locator("#save-state")).to_contain_text("saved: 1 pick")
+        picked = os.path.join(hostile.run.album, "2022", "IMG_0501.jpg")
+        assert read_decisions(decisions)[(unm.set, unm.query)].pick == picked
+        expect(row.locator(".decision")).to_have_text(
+            "your pick: found in the album \u2014 exports 2022/IMG_0501.jpg"
+        )
+        expect(row.locator(".cand.other.chosen .path")).to_have_text("2022/IMG_0501.jpg")
+        loaded(page, "section.row .cand.other img")
+        assert page.locator("img[src='x'], svg, .row i, .row b").count() == 0
+        w.check_clean()
+    finally:
+        w.close()
+
+
+def test_export_from_the_page(browser, expect, hostile_indexed, tmp_path):  # noqa: F811
+    hostile, server, origin = hostile_indexed
+    amb = hostile.ambiguous
+    w = Watched(browser, (origin, "data:"))
+    page = w.page
+    dest = tmp_path / "exported"
+    try:
+        w.open(server.url)
+        page.locator(".qname", has_text=amb.query.rsplit("/", 1)[1]).click()
+        page.keyboard.press("3")  # the hostile-named frame
+        expect(page.locator("#save-state")).to_contain_text("saved: 1 pick")
+        page.keyboard.press("s")
+        expect(page.locator("#summary .chart tr")).to_have_count(3)  # a head and two sets
+        expect(page.locator("#summary")).to_contain_text("1 ambiguous")
+        doc_shot(page, "review-summary.png")
+        page.fill("#export-dest", "relative/place")
+        page.click("#export-run")
+        expect(page.locator("#export-state")).to_contain_text("full path")
+        page.fill("#export-dest", hostile.run.album)
+        page.click("#export-run")
+        expect(page.locator("#export-state")).to_contain_text("inside the album")
+        page.fill("#export-dest", str(dest))
+        page.click("#export-run")
+        expect(page.locator("#export-state")).to_contain_text("exported to " + str(dest))
+        expect(page.locator("#export-state")).to_contain_text("2 copied")
+        expect(page.locator("#export-files li")).to_have_count(2)
+        expect(page.locator("#export-files")).to_contain_text(HOSTILE_FILE)
+        w.check_clean()
+    finally:
+        w.close()
+    with open(dest / "manifest.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert {r["source"] for r in rows} == {hostile.hostile_file, hostile.matched.match}
+    for r in rows:
+        assert Path(r["destination"]).read_bytes() == Path(r["source"]).read_bytes()
+        assert Path(r["destination"]).parent.parent == dest
