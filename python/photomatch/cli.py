@@ -10,6 +10,7 @@ found it in the arguments or photomatch found it later (``main``).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 import webbrowser
@@ -20,7 +21,7 @@ from . import api, demo, outdir, review
 from . import export as export_mod
 from .decision import Policy
 from .errors import PhotomatchError, UsageError
-from .index import is_inside
+from .index import IndexReport, is_inside
 from .results import (
     Decision,
     MatchRun,
@@ -52,6 +53,12 @@ previews_option = click.option(
     is_flag=True,
     help="Hash every album photo from its own pixels, never from the JPEG's embedded "
     "EXIF preview (slower; files hashed from previews before are decoded again).",
+)
+scheduler_option = click.option(
+    "--scheduler",
+    metavar="ADDRESS",
+    help="Hash the album on a Dask distributed cluster (e.g. tcp://HOST:8786) whose workers "
+    "see it at the same path; this process writes the index. Needs photomatch[cluster].",
 )
 json_option = click.option(
     "--json", "as_json", is_flag=True, help="Print a JSON summary on stdout instead of text."
@@ -95,6 +102,7 @@ def cli(debug: bool) -> None:
 @rebuild_option
 @jobs_option
 @previews_option
+@scheduler_option
 @json_option
 @quiet_option
 @progress_option
@@ -104,19 +112,32 @@ def index_cmd(
     rebuild: bool,
     jobs: int | None,
     no_previews: bool,
+    scheduler: str | None,
     as_json: bool,
     quiet: bool,
     progress: bool | None,
 ) -> None:
     """Build or refresh the index of ALBUM (only new or changed files are decoded)."""
-    report = api.index_album(
-        album,
-        index_path,
-        rebuild=rebuild,
-        progress=_show_progress(progress, quiet),
-        jobs=jobs,
-        previews=not no_previews,
-    )
+    if scheduler is not None:
+        from . import cluster  # Dask only when asked for
+
+        report = cluster.index_album(
+            album,
+            scheduler,
+            index_path,
+            rebuild=rebuild,
+            progress=_show_progress(progress, quiet),
+            previews=not no_previews,
+        )
+    else:
+        report = api.index_album(
+            album,
+            index_path,
+            rebuild=rebuild,
+            progress=_show_progress(progress, quiet),
+            jobs=jobs,
+            previews=not no_previews,
+        )
     if as_json:
         print_json(index_dict(report))
     else:
@@ -149,6 +170,7 @@ def index_cmd(
 @rebuild_option
 @jobs_option
 @previews_option
+@scheduler_option
 @json_option
 @quiet_option
 @progress_option
@@ -167,12 +189,29 @@ def match_cmd(
     rebuild: bool,
     jobs: int | None,
     no_previews: bool,
+    scheduler: str | None,
     as_json: bool,
     quiet: bool,
     progress: bool | None,
     verbose: bool,
 ) -> None:
     """Match the thumbnails in each THUMBS folder (one set per folder) against ALBUM."""
+    clustered = None
+    if scheduler is not None:
+        from . import cluster  # Dask only when asked for
+
+        # The cluster brings the index up to date first; the match below then finds
+        # nothing new to hash (its pixel check runs here, on this machine's cores).
+        outdir.check_paths(album, thumbs, out)
+        clustered = cluster.index_album(
+            album,
+            scheduler,
+            index_path,
+            rebuild=rebuild,
+            progress=_show_progress(progress, quiet),
+            previews=not no_previews,
+        )
+        rebuild = False
     run, report, published = api.match_and_publish(
         album,
         thumbs,
@@ -185,6 +224,8 @@ def match_cmd(
         previews=not no_previews,
     )
     assert published is not None  # out is always given here
+    if clustered is not None:
+        report = _merged(clustered, report)
     page = published.review
     _say_dropped(published)
     if as_json:
@@ -380,6 +421,19 @@ def demo_cmd(folder: str, quiet: bool, progress: bool | None) -> None:
         f"  the answers     {os.path.abspath(results_paths(out)[0])}\n"
         f"  the review page {os.path.abspath(os.path.join(out, review.REVIEW_NAME))}\n"
         "Then try your own: photomatch match ALBUM THUMBS... --out DIR"
+    )
+
+
+def _merged(clustered: IndexReport, local: IndexReport) -> IndexReport:
+    """The index report of a match whose index the cluster updated just before: what
+    the cluster hashed, plus anything the local pass still found to do."""
+    return dataclasses.replace(
+        local,
+        decoded=clustered.decoded + local.decoded,
+        from_previews=clustered.from_previews + local.from_previews,
+        unchanged=max(0, local.unchanged - clustered.decoded),
+        removed=clustered.removed + local.removed,
+        rebuilt=clustered.rebuilt or local.rebuilt,
     )
 
 

@@ -69,7 +69,7 @@ CREATE TABLE IF NOT EXISTS files (
 
 #: One ``files`` row as inserted: path, size, mtime_ns, status, error, width,
 #: height, view_ids, hashes, source (an error row has None from width on).
-_FileRow: TypeAlias = tuple[
+FileRow: TypeAlias = tuple[
     bytes, int, int, str, str | None, int | None, int | None, bytes | None, bytes | None, str | None
 ]
 _T = TypeVar("_T")
@@ -336,6 +336,7 @@ class AlbumIndex:
         jobs: int | None = None,
         on_batch: Callable[[int], None] | None = None,
         previews: bool = True,
+        scheduler: str | None = None,
     ) -> IndexReport:
         """Bring the index up to date with the album; decode only new or changed files.
 
@@ -345,9 +346,15 @@ class AlbumIndex:
         With ``previews`` (the default), a JPEG with a trustworthy embedded EXIF
         preview is hashed from it (``preview``), tens of times faster than a
         decode. Without, files hashed from previews earlier are decoded again.
+
+        With ``scheduler`` (a Dask ``distributed`` scheduler address such as
+        ``tcp://host:8786``), the files are hashed by that cluster's workers, which
+        must see the album at the same path; this process alone writes the index,
+        committing each batch as it comes back (see ``photomatch.cluster``).
+        ``jobs`` is then unused: the workers' threads and processes are the cluster's.
         """
         try:
-            return self._update(progress, jobs, on_batch, previews)
+            return self._update(progress, jobs, on_batch, previews, scheduler)
         except sqlite3.DatabaseError as exc:
             raise _index_error(self.path, exc) from None
 
@@ -357,6 +364,7 @@ class AlbumIndex:
         jobs: int | None,
         on_batch: Callable[[int], None] | None,
         previews: bool,
+        scheduler: str | None = None,
     ) -> IndexReport:
         unreadable_folders: list[tuple[str, str]] = []
         entries, ignored = scan_album(self.root, unreadable_folders)
@@ -390,8 +398,14 @@ class AlbumIndex:
             if (size, mtime) != (e.size, e.mtime_ns) or source in stale:
                 todo.append(e)
         report.unchanged = len(entries) - len(todo)
+        if scheduler is None:
+            batches = _batches(self._decode_all(todo, jobs, previews), BATCH_SIZE)
+        else:
+            from . import cluster  # only here: without a scheduler, Dask is never imported
+
+            batches = cluster.hash_batches(scheduler, self.root, todo, previews)
         with bar(len(todo), "indexing", progress) as counter:
-            for batch in _batches(self._decode_all(todo, jobs, previews), BATCH_SIZE):
+            for batch in batches:
                 with self.db:
                     self.db.executemany(
                         "INSERT OR REPLACE INTO files (path, size, mtime_ns, status, error, width,"
@@ -408,10 +422,10 @@ class AlbumIndex:
 
     def _decode_all(
         self, todo: list[ScanEntry], jobs: int | None, previews: bool
-    ) -> Iterator[_FileRow]:
+    ) -> Iterator[FileRow]:
         workers = jobs or os.cpu_count() or 1
 
-        def one(entry: ScanEntry) -> _FileRow:
+        def one(entry: ScanEntry) -> FileRow:
             return self._decode_one(entry, previews)
 
         with ThreadPoolExecutor(max_workers=workers) as pool:
@@ -420,29 +434,9 @@ class AlbumIndex:
                 chunk = todo[start : start + BATCH_SIZE * 4]
                 yield from pool.map(one, chunk)
 
-    def _decode_one(self, entry: ScanEntry, previews: bool = True) -> _FileRow:
+    def _decode_one(self, entry: ScanEntry, previews: bool = True) -> FileRow:
         """The row to store for one file: its hashes, or its error."""
-        key = os.fsencode(entry.rel)
-        try:
-            path = os.path.join(self.root, entry.rel)
-            hashes = hashing.hash_file(path, album=True, previews=previews)
-        except DecodeError as exc:
-            return _error_row(key, entry, exc.reason)
-        except OSError as exc:  # vanished or unreadable between scan and decode
-            return _error_row(key, entry, exc.strerror or str(exc))
-        rows = hashes.rows.astype("<u8").tobytes()
-        return (
-            key,
-            entry.size,
-            entry.mtime_ns,
-            "ok",
-            None,
-            hashes.width,
-            hashes.height,
-            hashes.view_ids.tobytes(),
-            rows,
-            hashes.source,
-        )
+        return file_row(self.root, entry, previews)
 
     def errors(self) -> list[tuple[str, str]]:
         """``(absolute path, reason)`` of every file that could not be hashed."""
@@ -496,6 +490,32 @@ class AlbumIndex:
             row_file=row_file,
             row_view=row_view,
         )
+
+
+def file_row(root: str, entry: ScanEntry, previews: bool = True) -> FileRow:
+    """The ``files`` row to store for ``entry`` of the album at ``root``: its hashes
+    (``hashing.hash_file``), or its error. Local and cluster runs both make rows here."""
+    key = os.fsencode(entry.rel)
+    try:
+        path = os.path.join(root, entry.rel)
+        hashes = hashing.hash_file(path, album=True, previews=previews)
+    except DecodeError as exc:
+        return _error_row(key, entry, exc.reason)
+    except OSError as exc:  # vanished or unreadable between scan and decode
+        return _error_row(key, entry, exc.strerror or str(exc))
+    rows = hashes.rows.astype("<u8").tobytes()
+    return (
+        key,
+        entry.size,
+        entry.mtime_ns,
+        "ok",
+        None,
+        hashes.width,
+        hashes.height,
+        hashes.view_ids.tobytes(),
+        rows,
+        hashes.source,
+    )
 
 
 def _bad_rows(names: list[bytes], views: list[bytes], blobs: list[bytes]) -> sqlite3.DatabaseError:
@@ -612,7 +632,7 @@ def _index_lock(index_path: str) -> FileLock:
         raise AlbumIndexError(str(exc)) from None
 
 
-def _error_row(key: bytes, entry: ScanEntry, reason: str) -> _FileRow:
+def _error_row(key: bytes, entry: ScanEntry, reason: str) -> FileRow:
     return (key, entry.size, entry.mtime_ns, "error", reason, None, None, None, None, None)
 
 

@@ -1,0 +1,165 @@
+"""Hash an album on a Dask ``distributed`` cluster; this process alone writes the index.
+
+``photomatch index ALBUM --scheduler tcp://HOST:8786`` (and ``match ... --scheduler``)
+sends the files to hash, in batches of ``BATCH_FILES``, to the workers of a running
+Dask scheduler. The workers must see the album at the same path (shared storage)
+and run the same photomatch; each batch comes back as the index rows that
+``index.file_row`` makes (``hashing.hash_file``, exactly as a local run), and the
+coordinator commits it as it arrives, so an interrupted run keeps what came back and
+a rerun hashes only the rest. A worker lost mid-run costs nothing but time: the
+scheduler gives its batches to another worker.
+
+Dask is an optional extra (``pip install 'photomatch[cluster]'``), imported only
+here and only when a scheduler is given: without one, nothing in photomatch
+imports it. On the workers, full decodes scale better over processes than threads
+(README *Speed*): start them as ``dask worker ADDRESS --nworkers N --nthreads 1``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import socket
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from . import hashing
+from .errors import PhotomatchError
+from .index import BATCH_SIZE, AlbumIndex, FileRow, IndexReport, ScanEntry, file_row
+
+#: Files per task sent to a worker (and rows per commit on the coordinator).
+BATCH_FILES = BATCH_SIZE
+#: Batches kept in flight per worker thread: enough that no worker waits for the next
+#: task, few enough that the coordinator's memory stays flat on any album size.
+IN_FLIGHT_PER_THREAD = 2
+#: Seconds to wait for a scheduler to answer, and for a first worker to join it.
+CONNECT_TIMEOUT_S = 30
+WORKER_WAIT_S = 60
+#: Seconds the whole cluster run may take, or None for no limit (the tests set one).
+RUN_TIMEOUT_S: float | None = None
+
+
+class ClusterError(PhotomatchError, ConnectionError):
+    """The Dask cluster cannot be used: Dask missing, scheduler unreachable, no workers,
+    a worker that cannot see the album or runs another photomatch."""
+
+
+def index_album(
+    album: str,
+    scheduler: str,
+    index_path: str | None = None,
+    rebuild: bool = False,
+    progress: bool = False,
+    previews: bool = True,
+) -> IndexReport:
+    """``api.index_album`` with the hashing done by the cluster at ``scheduler``."""
+    with AlbumIndex(album, index_path, rebuild=rebuild) as index:
+        return index.update(progress=progress, previews=previews, scheduler=scheduler)
+
+
+def hash_batch(
+    root: str, entries: Sequence[ScanEntry], previews: bool
+) -> tuple[int, int, list[FileRow]]:
+    """Runs on a worker: ``(HASH_VERSION, WORDS, rows)`` for ``entries`` of ``root``."""
+    if not os.path.isdir(root):
+        raise FileNotFoundError(
+            f"album {root} not found on Dask worker host {socket.gethostname()}: "
+            "the workers must see the album at the same path"
+        )
+    rows = [file_row(root, entry, previews) for entry in entries]
+    return hashing.HASH_VERSION, hashing.WORDS, rows
+
+
+def hash_batches(
+    scheduler: str, root: str, entries: Sequence[ScanEntry], previews: bool
+) -> Iterator[list[FileRow]]:
+    """The index rows of ``entries``, hashed by the cluster's workers, one list per
+    batch of ``BATCH_FILES`` files, in the order the batches finish.
+
+    Raises ClusterError when Dask is not installed, the scheduler does not answer,
+    no worker joins within ``WORKER_WAIT_S``, or a batch fails on the workers (for
+    instance a worker that cannot see ``root``). Nothing is contacted when
+    ``entries`` is empty.
+    """
+    if not entries:
+        return
+    distributed = _distributed()
+    client = _connect(distributed, scheduler)
+    try:
+        try:
+            client.wait_for_workers(1, timeout=WORKER_WAIT_S)
+        except (TimeoutError, OSError):
+            raise ClusterError(
+                f"no Dask worker joined the scheduler at {scheduler} within {WORKER_WAIT_S} s"
+            ) from None
+        batches = (
+            list(entries[at : at + BATCH_FILES]) for at in range(0, len(entries), BATCH_FILES)
+        )
+
+        def submit() -> Any:
+            batch = next(batches, None)
+            if batch is None:
+                return None
+            return client.submit(hash_batch, root, batch, previews, pure=False)
+
+        first = [submit() for _ in range(_in_flight_limit(client))]
+        first = [future for future in first if future is not None]
+        running = distributed.as_completed(first, loop=client.loop, timeout=RUN_TIMEOUT_S)
+        in_flight = len(first)
+        for future in _until_timeout(running, scheduler):
+            in_flight -= 1
+            try:
+                version, words, rows = future.result()
+            except Exception as exc:  # the worker's exception, or the scheduler's verdict
+                raise ClusterError(
+                    f"the Dask cluster at {scheduler} failed to hash a batch of {root}: "
+                    f"{type(exc).__name__}: {exc}"
+                ) from None
+            future.release()
+            if (version, words) != (hashing.HASH_VERSION, hashing.WORDS):
+                raise ClusterError(
+                    f"a Dask worker hashes with hash version {version}, {words} words per row; "
+                    f"this photomatch with {hashing.HASH_VERSION}, {hashing.WORDS}: "
+                    "install the same photomatch on the workers"
+                )
+            while in_flight < _in_flight_limit(client):
+                more = submit()
+                if more is None:
+                    break
+                running.add(more)
+                in_flight += 1
+            yield rows
+    finally:
+        client.close()
+
+
+def _until_timeout(running: Any, scheduler: str) -> Iterator[Any]:
+    try:
+        yield from running
+    except TimeoutError:
+        raise ClusterError(
+            f"the Dask cluster at {scheduler} did not hash the album within {RUN_TIMEOUT_S} s"
+        ) from None
+
+
+def _in_flight_limit(client: Any) -> int:
+    threads = sum(client.nthreads().values())
+    return max(2, IN_FLIGHT_PER_THREAD * int(threads))
+
+
+def _distributed() -> Any:
+    """The ``distributed`` module, or ClusterError saying how to install it."""
+    try:
+        return importlib.import_module("distributed")
+    except ImportError:
+        raise ClusterError(
+            "--scheduler needs Dask distributed, which is not installed: "
+            "pip install 'photomatch[cluster]'"
+        ) from None
+
+
+def _connect(distributed: Any, scheduler: str) -> Any:
+    try:
+        return distributed.Client(scheduler, timeout=CONNECT_TIMEOUT_S, set_as_default=False)
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise ClusterError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
