@@ -35,14 +35,22 @@ def test_album_views_and_query_view():
         return [(i, v.shape) for i, v in hashing.crop_views(np.zeros((h, w), np.uint8), album)]
 
     inner = [(5, (85, 128)), (6, (85, 128)), (7, (85, 128)), (8, (85, 128)), (9, (85, 128))]
+    bands = [(10, (84, 150)), (11, (84, 150)), (12, (84, 150))]
+    squares = [(13, (87, 87)), (14, (87, 87)), (15, (87, 87))]
     assert (
         shapes(100, 150)
         == [(0, (100, 150)), (1, (100, 100)), (2, (100, 100)), (3, (100, 100)), (4, (100, 133))]
         + inner
+        + bands
+        + squares
     )
-    portrait = shapes(120, 90)  # already 3:4: no 4:3 view
-    assert [i for i, _ in portrait] == [0, 1, 2, 3, 5, 6, 7, 8, 9]
-    assert [i for i, _ in shapes(64, 64)] == [0, 5, 6, 7, 8, 9]
+    portrait = shapes(120, 90)  # already 3:4: no 4:3 view; bands and squares turned
+    assert [i for i, _ in portrait] == [0, 1, 2, 3, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]
+    assert dict(portrait)[10] == (120, 68) and dict(portrait)[13] == (78, 78)
+    # A square frame has no squares to add, a 16:9 one no bands.
+    assert [i for i, _ in shapes(64, 64)] == [0, 5, 6, 7, 8, 9, 10, 11, 12]
+    assert 10 not in dict(shapes(90, 160))
+    assert len(hashing.VIEW_NAMES) == 16
     assert shapes(100, 150, album=False) == [(0, (100, 150))]
 
 
@@ -135,3 +143,24 @@ def test_image_names_are_case_insensitive():
     assert not hashing.is_image_name("Thumbs.db")
     assert not hashing.is_image_name("IMG_0001.xmp")
     assert not hashing.is_image_name(".jpg")
+
+
+@pytest.mark.parametrize("name", ["coffee", "chelsea"])
+def test_tight_wide_and_square_crops_land_near_an_album_view(name):
+    # A thumbnail cut as a 16:9 band off the top of a photo, or as a square
+    # inside its short side near one end (smart crops of 80-95% of the largest
+    # box), lands near the album views made for them; the full frame alone is
+    # far from both.
+    grey = hashing.grey_from_image(sample_image(name))
+    h, w = grey.shape
+    assert w > h
+    album = hashing.hash_grey(grey, album=True)
+    band = grey[: round(w * 9 / 16), :]
+    side = round(h * 0.87)
+    square = grey[(h - side) // 2 : (h - side) // 2 + side, w - side :]
+    for crop, view in ((band, "start 16:9"), (square, "end inner square")):
+        query = hashing.hash_grey(crop, album=False).rows[0]
+        bits = [distance(row, query) for row in album.rows]
+        names = [hashing.VIEW_NAMES[i] for i in album.view_ids]
+        assert bits[names.index(view)] <= 6
+        assert bits[names.index("full")] >= 20

@@ -48,13 +48,14 @@ def test_load_gives_contiguous_rows_per_view(sample, tmp_path):
     assert arrays.hashes.dtype == np.uint64 and arrays.hashes.flags.c_contiguous
     assert arrays.hashes.shape == (arrays.row_file.shape[0], hashing.WORDS)
     assert len(arrays.paths) == 10
-    # Square photos have six views (no squares, no 4:3), 4:3-ish ones nine, longer ones ten.
+    # Square photos have nine views (no squares, no 4:3), 4:3-ish ones fifteen,
+    # longer ones sixteen.
     views = np.bincount(arrays.row_file)
-    square = {os.path.basename(p) for p, v in zip(arrays.paths, views, strict=True) if v == 6}
+    square = {os.path.basename(p) for p, v in zip(arrays.paths, views, strict=True) if v == 9}
     assert square == {"IMG_1001.jpg", "IMG_0501.jpg", "scan_0007.png"}
-    assert set(views.tolist()) == {6, 9, 10}
+    assert set(views.tolist()) == {9, 15, 16}
     assert arrays.row_view.shape == arrays.row_file.shape
-    assert set(arrays.row_view[arrays.row_file == 0].tolist()) <= set(range(10))
+    assert set(arrays.row_view[arrays.row_file == 0].tolist()) <= set(range(16))
     # The rows are exactly the hashes of the files.
     first = hashing.hash_file(arrays.paths[0])
     assert np.array_equal(arrays.hashes[arrays.row_file == 0], first.rows)

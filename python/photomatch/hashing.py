@@ -12,11 +12,15 @@ rebuilt, never mixed):
   ``previews``, a camera JPEG's embedded EXIF preview, or a HEIF's stored
   thumbnail, stands in for the decode (``preview``).
 * **Views** are taken from that one frame. Queries (thumbnails) have one view,
-  the full frame (a uniform border trimmed first). Album photos have up to ten
-  (``VIEW_NAMES``): the full frame, the centre square, the two off-centre
-  squares along the long edge, the centre 4:3 (3:4) window when the frame is
-  longer than that, and five ``INNER`` windows (centre and corners), so that a
-  thumbnail a web service cropped square, 4:3 or off-centre still lands near one.
+  the full frame (a uniform border trimmed first). Album photos have up to
+  sixteen (``VIEW_NAMES``): the full frame, the centre square, the two
+  off-centre squares along the long edge, the centre 4:3 (3:4) window when the
+  frame is longer than that, five ``INNER`` windows (centre and corners), three
+  16:9 bands across the long side (start, centre, end of the short one) when
+  the frame is less wide than that, and three ``INNER_SQUARE`` squares along
+  the long side, so that a thumbnail a web service cropped square, 4:3, 16:9
+  or off-centre still lands near one (a 4:3 photo has 15; which views earn
+  their rows was measured on training albums: ``benches/README.md``).
 * Each view is area-averaged to a 9x9 grey grid ``g``. Word 0 holds the
   horizontal gradient signs ``g[r, c+1] > g[r, c]`` for rows 0..7, columns
   0..7; word 1 the vertical ones ``g[r+1, c] > g[r, c]`` for rows 0..7,
@@ -43,7 +47,7 @@ import pyvips
 from . import heif, preview, raw
 from .errors import DecodeError
 
-HASH_VERSION = 4
+HASH_VERSION = 5
 #: uint64 words per hash row.
 WORDS = 2
 #: The decode fits this box; big enough for the off-centre squares to keep detail.
@@ -63,9 +67,17 @@ VIEW_NAMES = (
     "inner top-right",
     "inner bottom-left",
     "inner bottom-right",
+    "start 16:9",
+    "centre 16:9",
+    "end 16:9",
+    "start inner square",
+    "centre inner square",
+    "end inner square",
 )
 #: Side of the "inner" views, as a fraction of the frame's.
 INNER = 0.85
+#: Side of the "inner square" views, as a fraction of the frame's short side.
+INNER_SQUARE = 0.87
 _GRID = 9
 #: Largest image decoded, in pixels (width x height, read from the file's header
 #: before any pixel is decoded): a small file can declare a huge image
@@ -531,6 +543,21 @@ def _view_boxes(h: int, w: int, album: bool) -> list[tuple[int, tuple[int, int, 
         [((h - ih) // 2, (w - iw) // 2), (0, 0), (0, w - iw), (h - ih, 0), (h - ih, w - iw)], 5
     ):
         views.append((view, (top, left, ih, iw)))
+    # Wide crops (16:9, turned to follow the frame) across the long side, at the
+    # start, centre and end of the short one: a banner or video-style thumbnail.
+    long_side, short_side = max(h, w), min(h, w)
+    band = round(long_side * 9 / 16)
+    if short_side - band >= 2 and short_side > band * 1.03:
+        for view, start in enumerate((0, (short_side - band) // 2, short_side - band), 10):
+            views.append((view, (start, 0, band, w) if w >= h else (0, start, h, band)))
+    # Squares a little inside the short side along the long one: a square crop
+    # that a service also tightened (smart crops keep 80-95% of the largest box).
+    side = round(short_side * INNER_SQUARE)
+    if long_side - side >= 2 and long_side > short_side * 1.03:
+        inset = (short_side - side) // 2
+        for view, start in enumerate((0, (long_side - side) // 2, long_side - side), 13):
+            top, left = (inset, start) if w >= h else (start, inset)
+            views.append((view, (top, left, side, side)))
     return views
 
 
