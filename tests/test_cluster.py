@@ -186,6 +186,19 @@ def test_cluster_index_equals_local_index(dask_cluster, sample, tmp_path, capsys
     again = json.loads(capsys.readouterr().out)
     assert again["decoded"] == 0
     assert rows(remote) == want
+    # match --scheduler: the cluster indexes, the answers are those of a local run.
+    answers = []
+    for name, extra in (("local", []), ("cluster", ["--scheduler", dask_cluster.address])):
+        out = tmp_path / f"out-{name}"
+        args = [*sample.thumb_sets, "--out", str(out), "--index", str(tmp_path / f"{name}.m")]
+        code = main(["match", album, *args, "--json", *extra])
+        assert code in (0, 3)
+        summary = json.loads(capsys.readouterr().out)
+        assert summary["index"]["decoded"] == len(want)
+        assert summary["index"]["unchanged"] == 0
+        answers.append((out / "matches.csv").read_text(encoding="utf-8"))
+        assert rows(str(tmp_path / f"{name}.m")) == want
+    assert answers[0] == answers[1]
 
 
 @needs_dask
