@@ -23,6 +23,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import _synthetic  # noqa: E402
+from _bench import peak_rss_subprocess  # noqa: E402
 
 from photomatch import hashing  # noqa: E402
 from photomatch.index import AlbumIndex  # noqa: E402
@@ -31,8 +32,15 @@ from photomatch.index import AlbumIndex  # noqa: E402
 def measure(folder: str, files: int) -> dict[str, float]:
     """Bytes of the synthetic index and its load, and the single writer's insert rate."""
     start = time.perf_counter()
-    _album, path = _synthetic.ensure_index(folder, files)
+    album_dir, path = _synthetic.ensure_index(folder, files)
     build_s = time.perf_counter() - start
+    # Search memory: what load() holds, over what importing photomatch takes.
+    loaded = peak_rss_subprocess(
+        "from photomatch.index import AlbumIndex\n"
+        f"with AlbumIndex({album_dir!r}, {path!r}) as index:\n"
+        "    arrays = index.load()\n"
+    )["peak_rss_mib"]
+    imported = peak_rss_subprocess("import photomatch.index\n")["peak_rss_mib"]
     size = os.path.getsize(path)
     db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
@@ -72,6 +80,7 @@ def measure(folder: str, files: int) -> dict[str, float]:
         "path_bytes": names,
         "write_rows": len(rows),
         "write_s": write_s,
+        "load_bytes_per_file": (loaded - imported) * 2**20 / count,
     }
 
 
@@ -86,9 +95,6 @@ def main() -> None:
     parser.add_argument("--preview-ms", type=float, default=0.5, help="README: previews=True")
     parser.add_argument(
         "--pairs-per-core", type=float, default=17.19e9 / 2, help="README: kernel, N=10^7, 2 cores"
-    )
-    parser.add_argument(
-        "--load-bytes-per-file", type=float, default=604, help="README: load() of 10^6 files"
     )
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument(
@@ -117,6 +123,7 @@ def main() -> None:
         " bytes/file"
     )
     write_rate = m["write_rows"] / m["write_s"]
+    print(f"  load(): peak RSS {m['load_bytes_per_file']:.0f} bytes/file over importing photomatch")
     print(
         f"  one writer: {m['write_rows']:,} files inserted in batches of 128 in"
         f" {m['write_s']:.2f} s = {write_rate:,.0f} files/s"
@@ -129,8 +136,8 @@ def main() -> None:
     arrays = views * (row_bytes + 4 + 1) + 8  # hashes, row_file int32, row_view uint8, file id
     print(
         f"  search memory per shard of {shard:.0e} files: arrays {shard * arrays / 1e9:.2f} GB"
-        f" ({arrays} bytes/file), as load() holds it {shard * args.load_bytes_per_file / 1e9:.1f}"
-        f" GB ({args.load_bytes_per_file:.0f} bytes/file measured); {photos / shard:.0f} shards"
+        f" ({arrays} bytes/file), as load() holds it {shard * m['load_bytes_per_file'] / 1e9:.1f}"
+        f" GB ({m['load_bytes_per_file']:.0f} bytes/file measured); {photos / shard:.0f} shards"
     )
     decode_h = photos * args.decode_ms / 1000 / 3600
     preview_h = photos * args.preview_ms / 1000 / 3600
