@@ -142,12 +142,39 @@
     return { sec, built: false };
   });
 
+  // Rows coming into view wait in a queue, built a few milliseconds' worth per
+  // animation frame, so that a jump into the middle of 10,000 rows never stalls
+  // the scroll for the dozen rows it reveals.
+  const queue = new Set();
+  let queued = false;
+  const FRAME_BUDGET_MS = 6;
+
+  function drain() {
+    queued = false;
+    const start = performance.now();
+    for (const i of queue) {
+      queue.delete(i);
+      ensure(i);
+      if (performance.now() - start > FRAME_BUDGET_MS) break;
+    }
+    if (queue.size && !queued) {
+      queued = true;
+      requestAnimationFrame(drain);
+    }
+  }
+
   const observer =
     "IntersectionObserver" in window
       ? new IntersectionObserver(
           (entries) => {
             for (const e of entries) {
-              if (e.isIntersecting) ensure(Number(e.target.dataset.index));
+              const i = Number(e.target.dataset.index);
+              if (e.isIntersecting) queue.add(i);
+              else queue.delete(i);
+            }
+            if (queue.size && !queued) {
+              queued = true;
+              requestAnimationFrame(drain);
             }
           },
           { rootMargin: "600px 0px" },
