@@ -37,7 +37,9 @@ def doc_shot(page, name: str) -> None:
     os.makedirs(SHOTS, exist_ok=True)
     raw = page.screenshot()
     image = pyvips.Image.new_from_buffer(raw, "").resize(0.7)
-    image.pngsave(os.path.join(SHOTS, name), palette=True, Q=90, effort=10, compression=9)
+    target = os.path.join(SHOTS, name)
+    image.pngsave(target, palette=True, Q=75, effort=10, compression=9)
+    assert os.path.getsize(target) < 200_000  # kept small for the README
 
 
 def with_exif(path: str, when: str) -> None:
