@@ -6,7 +6,9 @@ its script and style inline; the only other files it loads are the previews,
 JPEGs of at most ``PREVIEW_SIZE`` px that photomatch makes with pyvips (the
 originals are never inlined or linked). It makes no network request: it works
 from ``file://``, and served by ``photomatch review`` (see ``review_server``)
-it talks only to that server, to save decisions.
+it talks only to that server: to save decisions, and for what the server makes
+on demand (the compare view's region and difference images, capture
+information, the album search, the export; see ``review_tools``).
 
 Safety: the results travel to the script as JSON inside
 ``<script type="application/json">`` with ``<``, ``>`` and ``&`` escaped, and

@@ -240,9 +240,10 @@ class ReviewServer(ThreadingHTTPServer):
     def decide(self, data: object) -> dict[str, Any]:
         """Merge one decision into the others and write them all to disk.
 
-        ``data`` is ``{"set", "query", "pick"}`` (``pick`` a candidate's path or None
-        for none of these), or ``{"set", "query", "undo": true}`` to drop the
-        thumbnail's decision (back to photomatch's). ``ValueError`` if it does not fit.
+        ``data`` is ``{"set", "query", "pick"}`` (``pick`` a candidate's path, a file of
+        the album found by the page's search, or None for none of these), or
+        ``{"set", "query", "undo": true}`` to drop the thumbnail's decision (back to
+        photomatch's). ``ValueError`` if it does not fit.
         """
         if (
             not isinstance(data, dict)
