@@ -236,3 +236,18 @@ def test_quoted_names_travel_in_urls(tooled):
     rel = f"2024/{HOSTILE_FILE}"
     path = f"/{server.token}/album-preview?file={quote(rel, safe='')}"
     assert request(server, "GET", path)[0] == 200
+
+
+def test_nearest_album_files_however_far(tooled):
+    hostile, server = tooled
+    status, _, body = get(server, "nearest", r=row_of(hostile, hostile.matched))
+    files = json.loads(body)["files"]
+    assert status == 200 and 1 <= len(files) <= 8
+    assert files[0]["path"] == hostile.matched.match and files[0]["distance"] <= 4
+    assert [f["distance"] for f in files] == sorted(f["distance"] for f in files)
+    assert len({f["path"] for f in files}) == len(files) and files[0]["view"]
+    assert all(f["rel"] != "2023/holiday/IMG_1009.jpg" for f in files)  # unreadable
+    assert get(server, "nearest", r="77")[0] == 404
+    os.remove(hostile.run.index_path)
+    status, _, body = get(server, "nearest", r=0)
+    assert status == 503 and body.startswith(b"cannot read")

@@ -129,6 +129,22 @@ def test_pick_a_burst_frame_in_the_compare_view_by_keyboard(browser, expect, sam
         picked = read_decisions(str(out / "decisions.json"))[(burst.set, burst.query)].pick
         assert picked == os.path.join(sample.album, order[target])
         expect(page.locator("#progress")).to_have_text("2 of 8 to review, 1 done")
+        # The thumbnail with no candidate: the album's nearest files, however far, to pick.
+        lost = next(r for r in run.results if r.reason == "no_candidate")
+        row = page.locator("section.row.status-unmatched")
+        expect(row.locator(".near-head")).to_contain_text("Nearest in the album")
+        near = row.locator(".cand.near")
+        expect(near.first.locator(".verdict")).to_contain_text("bits from it in the search")
+        first = near.first.locator(".path").text_content()
+        near.first.get_by_role("button", name="pick").click()
+        expect(page.locator("#save-state")).to_contain_text("saved: 2 pick")
+        assert read_decisions(str(out / "decisions.json"))[(lost.set, lost.query)].pick == (
+            os.path.join(sample.album, first)
+        )
+        expect(row.locator(".cand.near.chosen")).to_have_count(1)
+        expect(row.locator(".decision")).to_have_text(
+            f"your pick: found in the album \u2014 exports {first}"
+        )
         w.check_clean()
     finally:
         w.close()

@@ -18,6 +18,10 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
+import numpy as np
+
+from . import hashing
+from ._core import hamming_topk
 from .index import is_inside
 
 #: Results of one search, at most.
@@ -128,6 +132,94 @@ class AlbumCatalog:
                 when = datetime.fromtimestamp(mtime_ns / 1e9).strftime("%Y-%m-%d %H:%M:%S")
                 found.append(Found(rel, os.path.join(self.album, rel), size, when, width, height))
         return found, False
+
+
+@dataclass(frozen=True)
+class Near:
+    """An album file near a thumbnail in hash: ``distance`` in bits over its
+    closest view, ``view`` that view's name."""
+
+    rel: str
+    path: str
+    distance: int
+    view: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class HashTable:
+    """Every hashed file's view rows, read once from the index (read-only) for
+    ``nearest``, and read again when the index file changes."""
+
+    def __init__(self, catalog: AlbumCatalog) -> None:
+        self.catalog = catalog
+        self._loaded: tuple[object, list[bytes], np.ndarray, np.ndarray, np.ndarray] | None = None
+
+    def _load(self) -> tuple[list[bytes], np.ndarray, np.ndarray, np.ndarray]:
+        st = os.stat(self.catalog.index_path)
+        wal = self.catalog.index_path + "-wal"
+        sign = (st.st_mtime_ns, st.st_size, os.path.getsize(wal) if os.path.exists(wal) else 0)
+        if self._loaded is not None and self._loaded[0] == sign:
+            return self._loaded[1:]
+        names: list[bytes] = []
+        views: list[bytes] = []
+        blobs: list[bytes] = []
+        with closing(self.catalog._connect()) as db:
+            meta = dict(db.execute("SELECT key, value FROM meta"))
+            if meta.get("hash_version") != str(hashing.HASH_VERSION) or meta.get("words") != str(
+                hashing.WORDS
+            ):
+                raise ValueError(
+                    "the album index holds hashes of another photomatch version: "
+                    "run 'photomatch match' again"
+                )
+            for name, view_ids, blob in db.execute(
+                "SELECT path, view_ids, hashes FROM files WHERE status = 'ok' ORDER BY path"
+            ):
+                if not isinstance(view_ids, bytes) or not isinstance(blob, bytes):
+                    continue
+                if not view_ids or len(blob) != len(view_ids) * 8 * hashing.WORDS:
+                    continue
+                names.append(name)
+                views.append(view_ids)
+                blobs.append(blob)
+        row_view = np.frombuffer(b"".join(views), dtype=np.uint8)
+        rows = np.frombuffer(b"".join(blobs), dtype="<u8").astype(np.uint64)
+        rows = np.ascontiguousarray(rows.reshape(-1, hashing.WORDS))
+        counts = np.fromiter(map(len, views), dtype=np.int64, count=len(views))
+        row_file = np.repeat(np.arange(len(names), dtype=np.int64), counts)
+        self._loaded = (sign, names, rows, row_file, row_view)
+        return names, rows, row_file, row_view
+
+    def nearest(self, row: np.ndarray, k: int = 8) -> list[Near]:
+        """The ``k`` album files nearest the hash row ``row`` (uint64 ``(1, WORDS)``)."""
+        names, rows, row_file, row_view = self._load()
+        if not len(rows):
+            return []
+        idx, dist = hamming_topk(np.ascontiguousarray(row, dtype=np.uint64), rows, 16 * k)
+        out: list[Near] = []
+        seen: set[int] = set()
+        for i, d in zip(idx[0].tolist(), dist[0].tolist(), strict=True):
+            f = int(row_file[i])
+            if f in seen:
+                continue
+            seen.add(f)
+            rel = os.fsdecode(names[f])
+            v = int(row_view[i])
+            view = hashing.VIEW_NAMES[v] if v < len(hashing.VIEW_NAMES) else str(v)
+            out.append(Near(rel, os.path.join(self.catalog.album, rel), int(d), view))
+            if len(out) == k:
+                break
+        return out
+
+
+def thumbnail_row(path: str) -> np.ndarray:
+    """The hash row of a thumbnail as ``photomatch match`` makes it (frame trimmed,
+    upright). ``DecodeError`` when it cannot be read."""
+    grey = hashing.trim_border(hashing.load_grey(path))
+    row: np.ndarray = hashing.hash_grey(grey, album=False).rows[:1]
+    return row
 
 
 def is_album_file(album: str, index_path: str, path: str) -> bool:

@@ -19,7 +19,8 @@ when the decisions changed since. Request bodies are at most ``MAX_BODY`` bytes.
 On demand, for the page (``review_tools``; GET, under the token, parameters
 in the query string): ``compare`` (where thumbnail ``r`` fits candidate ``c``,
 or album file ``file``), ``compare-image`` (``kind`` thumb, region or diff),
-``capture`` (capture time, camera, sizes of ``r``'s candidates), ``search``
+``capture`` (capture time, camera, sizes of ``r``'s candidates), ``nearest``
+(the album files nearest ``r`` in hash, however far), ``search``
 (``name``, ``folder``, ``from``, ``to`` over the album index) and
 ``album-preview`` (``file``). ``POST /<token>/export`` (``{"dest": FOLDER}``)
 runs ``photomatch export`` with the decisions saved now. Bad input is a 4xx
@@ -89,7 +90,7 @@ _CSP = (
 
 
 #: The page's on-demand requests (``ReviewTools``), all GET.
-_TOOLS = frozenset({"compare", "compare-image", "capture", "search", "album-preview"})
+_TOOLS = frozenset({"compare", "compare-image", "capture", "search", "album-preview", "nearest"})
 
 
 class Conflict(ValueError):
@@ -465,6 +466,7 @@ class _Handler(BaseHTTPRequestHandler):
                     "compare": tools.compare_info,
                     "capture": tools.captures,
                     "search": tools.search,
+                    "nearest": tools.nearest,
                 }[name](params)
                 self._reply(HTTPStatus.OK, answer, send_body=send_body)
         except LookupError as exc:

@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 from . import compare as compare_mod
 from . import export as export_mod
 from . import hashing
-from .album_search import AlbumCatalog
+from .album_search import AlbumCatalog, HashTable, thumbnail_row
 from .capture import read_capture
 from .results import Decision, MatchRun, QueryResult, check_decisions
 from .review import PREVIEW_QUALITY, PREVIEW_SIZE
@@ -93,6 +93,8 @@ class ReviewTools:
         self._comparisons = _Lru(CACHE_ITEMS)
         self._previews = _Lru(CACHE_ITEMS * 4)
         self._captures = _Lru(4096)
+        self._hashes = HashTable(self.catalog)
+        self._hash_lock = threading.Lock()
 
     # -- what a request names ----------------------------------------------------
 
@@ -154,6 +156,21 @@ class ReviewTools:
         return self._captures.get(key, lambda: read_capture(path, self.run.album).as_dict())
 
     # -- the album search --------------------------------------------------------------
+
+    def nearest(self, params: Mapping[str, list[str]]) -> dict[str, Any]:
+        """The album files nearest thumbnail ``r`` in hash, however far (for a thumbnail
+        none of whose candidates was close enough to check), with their capture."""
+        _, result = self.result(params)
+        row = thumbnail_row(result.query)
+        with self._hash_lock:  # one load of the index at a time
+            near = self._hashes.nearest(row)
+        files = []
+        for n in near:
+            item = n.as_dict()
+            item.update(self._capture(n.path))
+            item["rel"] = n.rel
+            files.append(item)
+        return {"files": files}
 
     def search(self, params: Mapping[str, list[str]]) -> dict[str, Any]:
         args = {k: _one(params, k, "")[:200] for k in ("name", "folder", "from", "to")}

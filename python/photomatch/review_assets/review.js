@@ -189,7 +189,9 @@
     if (observer) observer.unobserve(v.sec);
     build(data.rows[i], i, v);
     refresh(i);
-    if (served && data.rows[i].ri !== null && data.rows[i].candidates.length) loadCapture(i);
+    const row = data.rows[i];
+    if (served && row.ri !== null && row.candidates.length) loadCapture(i);
+    if (served && row.ri !== null && !row.candidates.length) loadNearest(i);
     return v;
   }
 
@@ -294,6 +296,36 @@
       .catch(() => {});
   }
 
+  // For a thumbnail with no candidate: the album files nearest it in hash, however
+  // far, offered to compare and pick (served only).
+  function loadNearest(i) {
+    const row = data.rows[i];
+    getJSON("nearest?" + query({ r: row.ri }))
+      .then((doc) => {
+        const v = views[i];
+        if (!doc.files.length || !v.none) return;
+        const head = el("li", "cand near-head", "Nearest in the album, too far in the search to be checked:");
+        v.none.before(head);
+        for (const f of doc.files) {
+          const li = el("li", "cand near");
+          li.dataset.path = f.path;
+          const top = el("div", "cand-head");
+          top.append(button("pick", "pick", () => (setCurrent(i, false), choose(i, f.path))));
+          const target = { n: null, path: f.path, rel: f.rel, preview: null, params: { r: row.ri, file: f.rel }, capture: f, info: null };
+          top.append(button("compare", "compare", () => (setCurrent(i, false), openCompare(i, null, target))));
+          const p = el("div", "path", f.rel);
+          p.title = f.path;
+          li.append(top, image("album-preview?" + query({ file: f.rel }), "album file"), p);
+          li.append(el("div", "verdict", "not checked: " + f.distance + " bits from it in the search"));
+          li.append(el("div", "capture", captureLine(f)));
+          li.append(el("div", "meta", f.distance + " bits · " + f.view));
+          v.none.before(li);
+        }
+        refresh(i);
+      })
+      .catch(() => {});
+  }
+
   function captureLine(c) {
     const parts = [];
     parts.push(c.taken ? "taken " + c.taken : "no capture time");
@@ -324,9 +356,15 @@
     row.candidates.forEach((c, n) => v.items[n].classList.toggle("chosen", c.path === path));
     if (v.none) v.none.classList.toggle("chosen", mine && path === null);
     const n = row.candidates.findIndex((c) => c.path === path);
+    let near = false;
+    for (const li of v.sec.querySelectorAll(".cand.near")) {
+      const on = mine && li.dataset.path === path;
+      li.classList.toggle("chosen", on);
+      near = near || on;
+    }
     if (v.other) {
       // A file picked from the album search: shown as its own, chosen, candidate.
-      const other = mine && path !== null && n < 0;
+      const other = mine && path !== null && n < 0 && !near;
       v.other.hidden = !other;
       v.other.classList.toggle("chosen", other);
       if (other) {
