@@ -232,11 +232,11 @@ def test_idle_connections_hold_at_most_max_connections_threads(served):
     _, server = served
     cap = review_server.MAX_CONNECTIONS
     # Threads started from now on (a thread of an earlier test that ends meanwhile
-    # must not count against this server's).
-    base = {t.ident for t in threading.enumerate()}
+    # must not count against this server's; by object, as idents are reused).
+    base = set(threading.enumerate())
 
     def started() -> int:
-        return sum(t.ident not in base for t in threading.enumerate())
+        return sum(t not in base for t in threading.enumerate())
 
     idle: list[socket.socket] = []
     try:
