@@ -4,7 +4,7 @@
 sends the files to hash, in batches of ``BATCH_FILES``, to the workers of a running
 Dask scheduler. The workers must see the album at the same path (shared storage)
 and run the same photomatch; each batch comes back as the index rows that
-``index.file_row`` makes (``hashing.hash_file``, exactly as a local run), and the
+``index.file_rows`` makes (``hashing.hash_file``, exactly as a local run), and the
 coordinator commits it as it arrives, so an interrupted run keeps what came back and
 a rerun hashes only the rest. A worker lost mid-run costs nothing but time: the
 scheduler gives its batches to another worker.
@@ -25,7 +25,7 @@ from typing import Any
 
 from . import hashing
 from .errors import PhotomatchError
-from .index import BATCH_SIZE, AlbumIndex, FileRow, IndexReport, ScanEntry, file_row
+from .index import BATCH_SIZE, AlbumIndex, FileRow, IndexReport, ScanEntry, file_rows
 
 #: Files per task sent to a worker (and rows per commit on the coordinator).
 BATCH_FILES = BATCH_SIZE
@@ -66,8 +66,7 @@ def hash_batch(
             f"album {root} not found on Dask worker host {socket.gethostname()}: "
             "the workers must see the album at the same path"
         )
-    rows = [file_row(root, entry, previews) for entry in entries]
-    return hashing.HASH_VERSION, hashing.WORDS, rows
+    return hashing.HASH_VERSION, hashing.WORDS, file_rows(root, entries, previews)
 
 
 def hash_batches(

@@ -22,12 +22,14 @@ is written beside it or to it.
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
 import os
 import pathlib
 import sqlite3
 import stat
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TypeAlias, TypeVar, overload
 
@@ -46,6 +48,8 @@ _SQLITE_MAGIC = b"SQLite format 3\0"
 #: The ``meta`` keys an index of an earlier photomatch (before the mark) always holds.
 _LEGACY_META_KEYS = frozenset({"format_version", "hash_version", "words", "album"})
 BATCH_SIZE = 128
+#: Files per task handed to a worker process (amortises pickling entries and rows).
+PROCESS_CHUNK = 8
 #: Folders never descended into: hidden folders and NAS thumbnail caches hold
 #: thumbnails of the album's own photos, which would shadow the originals.
 SKIPPED_DIRS = frozenset({"@eaDir", "#recycle", "$RECYCLE.BIN", "System Volume Information"})
@@ -337,6 +341,7 @@ class AlbumIndex:
         on_batch: Callable[[int], None] | None = None,
         previews: bool = True,
         scheduler: str | None = None,
+        processes: bool = False,
     ) -> IndexReport:
         """Bring the index up to date with the album; decode only new or changed files.
 
@@ -352,9 +357,16 @@ class AlbumIndex:
         must see the album at the same path; this process alone writes the index,
         committing each batch as it comes back (see ``photomatch.cluster``).
         ``jobs`` is then unused: the workers' threads and processes are the cluster's.
+
+        ``jobs`` files are hashed at a time (default: one per core), in threads, or
+        with ``processes`` and ``jobs`` above 1 in worker processes started with
+        ``spawn`` (never ``fork``), as a machine with many cores may want for full
+        decodes (README *Speed*, *Threads or processes*). ``spawn`` imports the main
+        module again in each child: a script that calls this needs the
+        ``if __name__ == "__main__":`` guard. This process alone writes the index.
         """
         try:
-            return self._update(progress, jobs, on_batch, previews, scheduler)
+            return self._update(progress, jobs, on_batch, previews, scheduler, processes)
         except sqlite3.DatabaseError as exc:
             raise _index_error(self.path, exc) from None
 
@@ -365,6 +377,7 @@ class AlbumIndex:
         on_batch: Callable[[int], None] | None,
         previews: bool,
         scheduler: str | None = None,
+        processes: bool = False,
     ) -> IndexReport:
         unreadable_folders: list[tuple[str, str]] = []
         entries, ignored = scan_album(self.root, unreadable_folders)
@@ -399,7 +412,8 @@ class AlbumIndex:
                 todo.append(e)
         report.unchanged = len(entries) - len(todo)
         if scheduler is None:
-            batches = _batches(self._decode_all(todo, jobs, previews), BATCH_SIZE)
+            rows = self._decode_all(todo, jobs, previews, processes)
+            batches = _batches(rows, BATCH_SIZE)
         else:
             from . import cluster  # only here: without a scheduler, Dask is never imported
 
@@ -421,9 +435,16 @@ class AlbumIndex:
         return report
 
     def _decode_all(
-        self, todo: list[ScanEntry], jobs: int | None, previews: bool
+        self,
+        todo: list[ScanEntry],
+        jobs: int | None,
+        previews: bool,
+        processes: bool = False,
     ) -> Iterator[FileRow]:
         workers = jobs or os.cpu_count() or 1
+        if processes and workers > 1:
+            yield from hash_in_processes(self.root, todo, workers, previews)
+            return
 
         def one(entry: ScanEntry) -> FileRow:
             return self._decode_one(entry, previews)
@@ -516,6 +537,37 @@ def file_row(root: str, entry: ScanEntry, previews: bool = True) -> FileRow:
         rows,
         hashes.source,
     )
+
+
+def file_rows(root: str, entries: Sequence[ScanEntry], previews: bool = True) -> list[FileRow]:
+    """``file_row`` of each of ``entries``: the task of a worker process or Dask worker."""
+    return [file_row(root, entry, previews) for entry in entries]
+
+
+def hash_in_processes(
+    root: str, entries: Sequence[ScanEntry], workers: int, previews: bool = True
+) -> Iterator[FileRow]:
+    """``file_row`` of each of ``entries``, in order, hashed by ``workers`` processes.
+
+    Chunks of ``PROCESS_CHUNK`` files, at most four per process in flight, so memory
+    stays flat whatever the album's size. ``spawn``: a forked child of a process
+    whose rayon or libvips threads hold a lock would wait on it for ever.
+    """
+    chunks = (
+        list(entries[at : at + PROCESS_CHUNK]) for at in range(0, len(entries), PROCESS_CHUNK)
+    )
+    context = multiprocessing.get_context("spawn")
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+    try:
+        running: deque[Future[list[FileRow]]] = deque()
+        for chunk in chunks:
+            running.append(pool.submit(file_rows, root, chunk, previews))
+            if len(running) >= 4 * workers:
+                yield from running.popleft().result()
+        while running:
+            yield from running.popleft().result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _bad_rows(names: list[bytes], views: list[bytes], blobs: list[bytes]) -> sqlite3.DatabaseError:
