@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from urllib.parse import quote, urlencode
 
 import pytest
@@ -22,10 +23,14 @@ from photomatch.review_server import ReviewServer
 
 from albumcheck import fingerprint
 
+#: An album file whose name looks like a way out when percent-decoded, with quotes.
+ESCAPING = "%2e%2e%2f%2e%2e%2f'x\"y.jpg"
+
 
 @pytest.fixture()
 def tooled(sample, tmp_path):
     hostile = build_hostile(sample, tmp_path)
+    shutil.copy2(hostile.hostile_file, os.path.join(hostile.run.album, "2024", ESCAPING))
     with AlbumIndex(hostile.run.album, hostile.run.index_path) as idx:
         idx.update()
     review.write_review(hostile.run, hostile.out, progress=False)
@@ -236,6 +241,21 @@ def test_quoted_names_travel_in_urls(tooled):
     rel = f"2024/{HOSTILE_FILE}"
     path = f"/{server.token}/album-preview?file={quote(rel, safe='')}"
     assert request(server, "GET", path)[0] == 200
+
+
+def test_a_name_that_decodes_to_a_way_out_is_only_a_name(tooled):
+    hostile, server = tooled
+    name = ESCAPING
+    path = os.path.join(hostile.run.album, "2024", name)
+    status, _, body = get(server, "search", name="%2e%2e")
+    assert status == 200 and [f["rel"] for f in json.loads(body)["files"]] == [f"2024/{name}"]
+    assert get(server, "album-preview", file=f"2024/{name}")[0] == 200
+    # Decoded once, by the server: "%2e%2e%2f" is never "../".
+    assert get(server, "album-preview", file="2024/../2024/x.jpg")[0] == 404
+    unm = hostile.unmatched
+    assert decide(server, {"set": unm.set, "query": unm.query, "pick": path})[0] == 200
+    saved = read_decisions(os.path.join(server.root, "decisions.json"))
+    assert saved[(unm.set, unm.query)].pick == path
 
 
 def test_nearest_album_files_however_far(tooled):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -153,9 +154,14 @@ def test_pick_a_burst_frame_in_the_compare_view_by_keyboard(browser, expect, sam
     assert fingerprint(sample.album) == before
 
 
+#: An album file whose name looks like a way out when percent-decoded, with quotes.
+ESCAPING = "%2e%2e%2f%2e%2e%2f'x\"y.jpg"
+
+
 @pytest.fixture()
 def hostile_indexed(sample, tmp_path):
     hostile = build_hostile(sample, tmp_path)
+    shutil.copy2(sample.burst[2], os.path.join(hostile.run.album, "2024", ESCAPING))
     with AlbumIndex(hostile.run.album, hostile.run.index_path) as idx:
         idx.update()
     review.write_review(hostile.run, hostile.out, progress=False)
@@ -201,6 +207,10 @@ def test_rescue_an_unmatched_thumbnail(browser, expect, hostile_indexed):  # noq
         found = search.locator(".found")
         expect(found).to_have_count(1)
         expect(found.locator(".path")).to_have_text(f"2024/{HOSTILE_FILE}")  # as text
+        loaded(page, "#search-results img")
+        page.fill("#search-name", "%2e%2e")
+        page.keyboard.press("Enter")
+        expect(found.locator(".path")).to_have_text(f"2024/{ESCAPING}")
         loaded(page, "#search-results img")
         page.fill("#search-name", "IMG_0501")
         page.fill("#search-folder", "2022")
