@@ -108,3 +108,38 @@ def test_topk(benchmark, impl: str, n: int, popcount_peak: dict[str, float]) -> 
             info[f"peak_{name}_pairs_per_s"] = peak
             info[f"fraction_of_{name}_peak"] = rate / peak
     benchmark.extra_info.update(info)
+
+
+SHARDINGS = {
+    "one-array": [1.0],
+    "shards-10": [0.1] * 10,
+    "shards-uneven": [0.5, 0.0, 0.25, 0.125, 0.0625, 0.0, 0.0625],
+}
+
+
+@pytest.mark.parametrize("layout", list(SHARDINGS))
+def test_topk_shards(benchmark, layout: str) -> None:
+    """``shards.hamming_topk_shards`` at N = 10^6 rows cut into shards, beside one
+    ``hamming_topk`` call on the whole array (``one-array``): what the exact merge costs."""
+    from photomatch.shards import hamming_topk_shards
+
+    n = 10**6
+    queries, album = dataset(n)
+    bounds = np.rint(np.cumsum([0.0, *SHARDINGS[layout]]) * n).astype(int)
+    shards = [
+        np.ascontiguousarray(album[a:b]) for a, b in zip(bounds[:-1], bounds[1:], strict=True)
+    ]
+    want = photomatch.hamming_topk(queries, album, K)
+    got = hamming_topk_shards(queries, shards, K)
+    assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
+    benchmark.group = "sharded topk N=1e6"
+
+    def run():
+        return hamming_topk_shards(queries, shards, K)
+
+    benchmark.pedantic(run, rounds=rounds_for(run, BUDGET_S), warmup_rounds=1)
+    if benchmark.disabled:
+        return
+    benchmark.extra_info.update(
+        impl=layout, n=n, shards=len(shards), pairs_per_s=Q * n / median_s(benchmark)
+    )

@@ -87,3 +87,21 @@ def test_bad_arguments():
         hamming_topk_shards(queries, [np.zeros((3, 1), dtype=np.uint64)], 1)
     with pytest.raises(ValueError, match="offsets"):
         merge_topk([hamming_topk(queries, queries, 1)], [], 2, 1)
+
+
+@pytest.mark.parametrize("row_bits", [40, 3])
+def test_packed_and_unpacked_merges_agree(monkeypatch, row_bits):
+    """The merge packs (distance, row) into one integer when rows fit ``_ROW_BITS``
+    bits, else sorts the pairs: both give the single-array answer."""
+    from photomatch import shards as shards_mod
+
+    monkeypatch.setattr(shards_mod, "_ROW_BITS", row_bits)
+    rng = np.random.default_rng(11)
+    album = tied_hashes(rng, 300, 2, 5)
+    queries = album[:7].copy()
+    parts = cut(album, [0, 40, 3, 200, 57])
+    for k in [1, 4, 64, 300, 400]:
+        want = hamming_topk(queries, album, k)
+        got = hamming_topk_shards(queries, parts, k)
+        np.testing.assert_array_equal(got[0], want[0])
+        np.testing.assert_array_equal(got[1], want[1])

@@ -28,6 +28,10 @@ import numpy.typing as npt
 from ._core import hamming_topk
 
 TopK = tuple[npt.NDArray[np.int64], npt.NDArray[np.uint32]]
+#: The merge packs (distance, global row) into one uint64 when both fit these widths
+#: (rows below 2^40, distances below 2^24); otherwise it sorts the pairs as they are.
+_ROW_BITS = 40
+_DIST_BITS = 24
 
 
 def shard_offsets(shards: Sequence[npt.NDArray[np.uint64]]) -> npt.NDArray[np.int64]:
@@ -68,8 +72,20 @@ def merge_topk(parts: Sequence[TopK], offsets: Sequence[int], q: int, k: int) ->
         return np.zeros((q, 0), dtype=np.int64), np.zeros((q, 0), dtype=np.uint32)
     all_rows = np.concatenate(rows, axis=1)
     all_dists = np.concatenate(dists, axis=1)
+    keep = min(k, width)
+    if q and int(all_rows.max()) < 1 << _ROW_BITS and int(all_dists.max()) < 1 << _DIST_BITS:
+        # One uint64 per candidate that sorts as (distance, global row): a plain sort,
+        # several times faster than lexsort, and the same order (the pairs are unique).
+        key = (all_dists.astype(np.uint64) << np.uint64(_ROW_BITS)) | all_rows.astype(np.uint64)
+        if keep < width:
+            key = np.partition(key, keep - 1, axis=1)[:, :keep]
+        key.sort(axis=1)
+        return (
+            (key & np.uint64((1 << _ROW_BITS) - 1)).astype(np.int64),
+            (key >> np.uint64(_ROW_BITS)).astype(np.uint32),
+        )
     # lexsort sorts by its last key first: distance, then global row (unique).
-    order = np.lexsort((all_rows, all_dists), axis=-1)[:, : min(k, width)]
+    order = np.lexsort((all_rows, all_dists), axis=-1)[:, :keep]
     return (
         np.ascontiguousarray(np.take_along_axis(all_rows, order, axis=1)),
         np.ascontiguousarray(np.take_along_axis(all_dists, order, axis=1)),
