@@ -82,13 +82,20 @@ def _stop(proc: subprocess.Popen) -> None:
             proc.wait()
 
 
-def _cluster(tmp_path, delay: float) -> Iterator[Cluster]:
+#: A worker whose photomatch hashes with another hash version.
+OTHER_VERSION_PRELOAD = """
+from photomatch import hashing
+hashing.HASH_VERSION += 100
+"""
+
+
+def _cluster(tmp_path, delay: float, preload_code: str | None = None) -> Iterator[Cluster]:
     assert distributed is not None, "PHOTOMATCH_REQUIRE_CLUSTER is set: install the cluster extra"
     folder = tmp_path / "dask"
     folder.mkdir()
     scheduler_file = str(folder / "scheduler.json")
     preload = folder / "slow_hashing.py"
-    preload.write_text(SLOW_PRELOAD.format(delay=delay))
+    preload.write_text(preload_code or SLOW_PRELOAD.format(delay=delay))
     procs = [
         _start(
             [
@@ -130,7 +137,7 @@ def _cluster(tmp_path, delay: float) -> Iterator[Cluster]:
                         f"w{i}",
                         "--local-directory",
                         str(folder / f"w{i}"),
-                        *(["--preload", str(preload)] if delay else []),
+                        *(["--preload", str(preload)] if delay or preload_code else []),
                     ],
                     str(folder / f"w{i}.log"),
                 )
@@ -157,6 +164,11 @@ def dask_cluster(tmp_path) -> Iterator[Cluster]:
 @pytest.fixture()
 def slow_cluster(tmp_path) -> Iterator[Cluster]:
     yield from _cluster(tmp_path, delay=0.1)
+
+
+@pytest.fixture()
+def other_version_cluster(tmp_path) -> Iterator[Cluster]:
+    yield from _cluster(tmp_path, delay=0.0, preload_code=OTHER_VERSION_PRELOAD)
 
 
 def rows(index: str) -> list[tuple]:
@@ -284,3 +296,22 @@ def test_missing_dask_is_one_clear_error(tmp_path, monkeypatch, capsys):
         "photomatch: error: --scheduler needs Dask distributed, which is not installed: "
         "pip install 'photomatch[cluster]'"
     ]
+
+
+@needs_dask
+def test_workers_of_another_hash_version_stop_the_run(other_version_cluster, tmp_path, capsys):
+    album = tmp_path / "album"
+    write_album(str(album), 4)
+    index = str(tmp_path / "i.sqlite")
+    code = main(
+        ["index", str(album), "--index", index, "--scheduler", other_version_cluster.address]
+    )
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1
+    assert len(err) == 1 and "hash version" in err[0] and "same photomatch" in err[0], err
+    assert rows(index) == []  # nothing of theirs was written
+
+
+def test_a_worker_that_cannot_see_the_album_says_so(tmp_path):
+    with pytest.raises(FileNotFoundError, match="workers must see the album at the same path"):
+        cluster.hash_batch(str(tmp_path / "not-here"), [], True)
