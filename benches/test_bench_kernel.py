@@ -117,12 +117,18 @@ SHARDINGS = {
 }
 
 
+@pytest.mark.parametrize("method", ["kernel", "each"])
 @pytest.mark.parametrize("layout", list(SHARDINGS))
-def test_topk_shards(benchmark, layout: str) -> None:
-    """``shards.hamming_topk_shards`` at N = 10^6 rows cut into shards, beside one
-    ``hamming_topk`` call on the whole array (``one-array``): what the exact merge costs."""
-    from photomatch.shards import hamming_topk_shards
+def test_topk_shards(benchmark, layout: str, method: str) -> None:
+    """10^6 rows cut into shards: ``shards.hamming_topk_shards`` (``kernel``: one call
+    over all shards) and ``shards.hamming_topk_each`` (``each``: a kernel call per
+    shard, then ``merge_topk``), beside one ``hamming_topk`` on the whole array
+    (``kernel-one-array``); answers checked equal."""
+    from photomatch.shards import hamming_topk_each, hamming_topk_shards
 
+    if layout == "one-array" and method == "each":
+        pytest.skip("one shard: the same call as kernel-one-array")
+    search = hamming_topk_shards if method == "kernel" else hamming_topk_each
     n = 10**6
     queries, album = dataset(n)
     bounds = np.rint(np.cumsum([0.0, *SHARDINGS[layout]]) * n).astype(int)
@@ -130,16 +136,18 @@ def test_topk_shards(benchmark, layout: str) -> None:
         np.ascontiguousarray(album[a:b]) for a, b in zip(bounds[:-1], bounds[1:], strict=True)
     ]
     want = photomatch.hamming_topk(queries, album, K)
-    got = hamming_topk_shards(queries, shards, K)
+    got = search(queries, shards, K)
     assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
     benchmark.group = "sharded topk N=1e6"
 
     def run():
-        return hamming_topk_shards(queries, shards, K)
+        if layout == "one-array":
+            return photomatch.hamming_topk(queries, album, K)
+        return search(queries, shards, K)
 
     benchmark.pedantic(run, rounds=rounds_for(run, BUDGET_S), warmup_rounds=1)
     if benchmark.disabled:
         return
     benchmark.extra_info.update(
-        impl=layout, n=n, shards=len(shards), pairs_per_s=Q * n / median_s(benchmark)
+        impl=f"{method}-{layout}", n=n, shards=len(shards), pairs_per_s=Q * n / median_s(benchmark)
     )

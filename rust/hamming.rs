@@ -98,6 +98,49 @@ pub fn hamming_topk(
     ))
 }
 
+/// [`hamming_topk`] over an album held as several row arrays (shards), without
+/// concatenating them: shard `s`'s rows are album rows `offset_s ..`, where
+/// `offset_s` is the number of rows in the shards before it. The result equals
+/// `hamming_topk` on the concatenation, ties included (same `(distance, row)`
+/// order), and costs about as much: the shards are cut into the same chunks
+/// and the chunks of one query share their bound on its k-th distance, across
+/// shards too. Shards may be empty or smaller than `k`.
+///
+/// Errors: as [`hamming_topk`], for the queries or any shard.
+pub fn hamming_topk_shards(
+    queries: &[u64],
+    shards: &[&[u64]],
+    w: usize,
+    k: usize,
+) -> Result<(Vec<i64>, Vec<u32>), KernelError> {
+    check_width(w)?;
+    if k == 0 {
+        return Err(KernelError::ZeroK);
+    }
+    check_rows("queries", queries, w)?;
+    for shard in shards {
+        check_rows("shard", shard, w)?;
+    }
+    let q = queries.len() / w;
+    let n: usize = shards.iter().map(|s| s.len() / w).sum();
+    let plan = Plan::new(q, n);
+    let mut pieces = Vec::new();
+    let mut offset = 0;
+    for shard in shards {
+        pieces.extend(cut(shard, offset, plan.chunk_rows, w));
+        offset += shard.len() / w;
+    }
+    Ok(topk_pieces(
+        Isa::detect(),
+        plan.group_size,
+        queries,
+        &pieces,
+        n,
+        w,
+        k,
+    ))
+}
+
 /// Full Q × N matrix of Hamming distances (row-major), for re-ranking small
 /// candidate sets and for testing.
 ///
@@ -777,32 +820,64 @@ fn topk_planned(
     w: usize,
     k: usize,
 ) -> (Vec<i64>, Vec<u32>) {
-    let (q, n) = (queries.len() / w, album.len() / w);
+    let n = album.len() / w;
+    let pieces = cut(album, 0, plan.chunk_rows, w);
+    topk_pieces(isa, plan.group_size, queries, &pieces, n, w, k)
+}
+
+/// Consecutive album rows scanned by one task: `rows` are album rows `start..`.
+struct Piece<'a> {
+    rows: &'a [u64],
+    start: usize,
+}
+
+/// `rows` (album rows `start..`) cut into pieces of at most `chunk_rows` rows.
+fn cut(rows: &[u64], start: usize, chunk_rows: usize, w: usize) -> Vec<Piece<'_>> {
+    rows.chunks(chunk_rows * w)
+        .enumerate()
+        .map(|(c, piece)| Piece {
+            rows: piece,
+            start: start + c * chunk_rows,
+        })
+        .collect()
+}
+
+/// The top-k of `queries` over the album rows that `pieces` cover (`n` rows in
+/// all, each row in exactly one piece), queries taken `group_size` at a time.
+fn topk_pieces(
+    isa: Isa,
+    group_size: usize,
+    queries: &[u64],
+    pieces: &[Piece<'_>],
+    n: usize,
+    w: usize,
+    k: usize,
+) -> (Vec<i64>, Vec<u32>) {
+    let q = queries.len() / w;
     let k_out = k.min(n);
     if q == 0 || k_out == 0 {
         return (Vec::new(), Vec::new());
     }
-    let groups = q.div_ceil(plan.group_size);
-    let chunks = n.div_ceil(plan.chunk_rows);
-    let chunk_len = |c: usize| plan.chunk_rows.min(n - c * plan.chunk_rows);
+    let groups = q.div_ceil(group_size);
+    let chunks = pieces.len();
 
-    // Task t scans chunk t % chunks for query group t / chunks; its result
-    // holds, per query of the group, at most `min(k, chunk_len)` keys, and
-    // together the chunks' lists hold the query's top-k.
+    // Task t scans piece t % chunks for query group t / chunks; its result
+    // holds, per query of the group, at most `min(k, piece rows)` keys, and
+    // together the pieces' lists hold the query's top-k.
     let bounds: Vec<AtomicU32> = (0..q).map(|_| AtomicU32::new(u32::MAX)).collect();
     let partial: Vec<Vec<Vec<u64>>> = (0..groups * chunks)
         .into_par_iter()
         .map(|t| {
             let (g, c) = (t / chunks, t % chunks);
-            let g_rows = g * plan.group_size..q.min((g + 1) * plan.group_size);
-            let c_start = c * plan.chunk_rows;
+            let g_rows = g * group_size..q.min((g + 1) * group_size);
+            let piece_len = pieces[c].rows.len() / w;
             let task = TopkTask {
                 queries: &queries[g_rows.start * w..g_rows.end * w],
-                rows: &album[c_start * w..(c_start + chunk_len(c)) * w],
+                rows: pieces[c].rows,
                 w,
-                keep: k.min(chunk_len(c)),
+                keep: k.min(piece_len),
                 bounds: &bounds[g_rows],
-                publish: chunk_len(c) >= k,
+                publish: piece_len >= k,
             };
             #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
             if isa == Isa::Avx512 && w == 2 {
@@ -821,11 +896,11 @@ fn topk_planned(
         .zip(distances.par_chunks_mut(k_out))
         .enumerate()
         .for_each_init(Vec::new, |merged, (qi, (idx_out, dist_out))| {
-            let (g, in_group) = (qi / plan.group_size, qi % plan.group_size);
+            let (g, in_group) = (qi / group_size, qi % group_size);
             merged.clear();
-            for c in 0..chunks {
+            for (c, piece) in pieces.iter().enumerate() {
                 let keys = &partial[g * chunks + c][in_group];
-                let c_start = c * plan.chunk_rows;
+                let c_start = piece.start;
                 merged.extend(keys.iter().map(|&key| {
                     let (d, row) = unpack(key);
                     (d, c_start + row)
@@ -923,6 +998,83 @@ mod tests {
             return (Vec::new(), Vec::new());
         }
         (idx, dist)
+    }
+
+    /// Rows drawn from `patterns` distinct hashes: most distances tie.
+    fn tied_rows(rng: &mut Rng, rows: usize, w: usize, patterns: usize) -> Vec<u64> {
+        let pool = rng.words(patterns * w);
+        let mut out = Vec::with_capacity(rows * w);
+        for _ in 0..rows {
+            let p = rng.below(patterns);
+            out.extend_from_slice(&pool[p * w..(p + 1) * w]);
+        }
+        out
+    }
+
+    #[test]
+    fn shards_equal_one_array_with_ties() {
+        let mut rng = Rng::new(41);
+        // Uneven shards: empty ones, ones smaller than k, one far larger than a chunk.
+        let sizes = [0usize, 5, 0, 1, 63, 64, 65, 20_000, 3, 0, 9_000];
+        for w in [1usize, 2, 3] {
+            for patterns in [1usize, 4, 50] {
+                let n: usize = sizes.iter().sum();
+                let album = tied_rows(&mut rng, n, w, patterns);
+                let mut queries = album[..3 * w].to_vec();
+                queries.extend(rng.words(4 * w));
+                let mut shards = Vec::new();
+                let mut at = 0;
+                for size in sizes {
+                    shards.push(&album[at * w..(at + size) * w]);
+                    at += size;
+                }
+                for k in [1usize, 7, 64, 65, 1000, n, n + 3] {
+                    let want = hamming_topk(&queries, &album, w, k).unwrap();
+                    let got = hamming_topk_shards(&queries, &shards, w, k).unwrap();
+                    assert_eq!(got, want, "w={w} patterns={patterns} k={k}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn shards_small_against_naive() {
+        let mut rng = Rng::new(5);
+        let w = 2;
+        let album = tied_rows(&mut rng, 40, w, 3);
+        let queries = rng.words(3 * w);
+        let shards = [
+            &album[..0],
+            &album[..6 * w],
+            &album[6 * w..7 * w],
+            &album[7 * w..],
+        ];
+        for k in [1usize, 5, 40, 50] {
+            let want = naive_topk(&queries, &album, w, k);
+            assert_eq!(hamming_topk_shards(&queries, &shards, w, k).unwrap(), want);
+        }
+    }
+
+    #[test]
+    fn shards_none_or_empty_and_bad_input() {
+        let queries = [1u64, 2, 3, 4];
+        assert_eq!(
+            hamming_topk_shards(&queries, &[], 2, 5).unwrap(),
+            (Vec::new(), Vec::new())
+        );
+        let empty: [u64; 0] = [];
+        assert_eq!(
+            hamming_topk_shards(&queries, &[&empty[..], &empty[..]], 2, 5).unwrap(),
+            (Vec::new(), Vec::new())
+        );
+        assert!(matches!(
+            hamming_topk_shards(&queries, &[&queries[..3]], 2, 1),
+            Err(KernelError::LengthNotMultiple { arg: "shard", .. })
+        ));
+        assert!(matches!(
+            hamming_topk_shards(&queries, &[&queries[..]], 2, 0),
+            Err(KernelError::ZeroK)
+        ));
     }
 
     /// Checks every supported ISA and several plans against the reference.

@@ -8,7 +8,7 @@
 mod hamming;
 mod resize;
 
-pub use hamming::{hamming_distances, hamming_topk, KernelError, MAX_WORDS};
+pub use hamming::{hamming_distances, hamming_topk, hamming_topk_shards, KernelError, MAX_WORDS};
 pub use resize::{area_resize, ResizeError, MAX_VALUES};
 
 #[cfg(feature = "python")]

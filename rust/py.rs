@@ -156,6 +156,59 @@ fn hamming_topk<'py>(
     Ok((into_2d(py, shape, indices)?, into_2d(py, shape, distances)?))
 }
 
+/// hamming_topk over an album held as several arrays (shards), not concatenated.
+///
+/// queries: uint64 array of shape (Q, W), C-contiguous.
+/// shards: a sequence of uint64 arrays of shape (N_s, W), C-contiguous (empty
+/// ones too); their rows are numbered on through the shards in order.
+/// k: number of neighbours wanted, at least 1.
+///
+/// Returns (indices, distances) of shape (Q, min(k, sum N_s)): global rows,
+/// equal to hamming_topk on the concatenated shards, ties included. Raises
+/// ValueError for any invalid input. Releases the GIL while it runs.
+#[pyfunction]
+#[pyo3(signature = (queries, shards, k))]
+fn hamming_topk_shards<'py>(
+    py: Python<'py>,
+    queries: &Bound<'py, PyAny>,
+    shards: &Bound<'py, PyAny>,
+    k: i64,
+) -> PyResult<TopkArrays<'py>> {
+    let q = hashes(queries, "queries")?;
+    let Ok(items) = shards.try_iter() else {
+        return Err(value_error(format!(
+            "shards must be a sequence of uint64 arrays, got {}",
+            shards.get_type().name()?
+        )));
+    };
+    let mut held = Vec::new();
+    for (i, item) in items.enumerate() {
+        let name = format!("shards[{i}]");
+        let shard = hashes(&item?, &name)?;
+        if shard.words != q.words {
+            return Err(value_error(format!(
+                "queries has {} uint64 words per row but {name} has {}; all must hold hashes of the same size",
+                q.words, shard.words
+            )));
+        }
+        held.push(shard);
+    }
+    if k < 1 {
+        return Err(value_error(format!("k must be at least 1, got {k}")));
+    }
+    let k = usize::try_from(k).unwrap_or(usize::MAX);
+    let qs = q.as_slice("queries")?;
+    let slices = held
+        .iter()
+        .map(|s| s.as_slice("shards"))
+        .collect::<PyResult<Vec<&[u64]>>>()?;
+    let n: usize = held.iter().map(|s| s.rows).sum();
+    let w = q.words;
+    let (indices, distances) = py.detach(|| hamming::hamming_topk_shards(qs, &slices, w, k))?;
+    let shape = (q.rows, k.min(n));
+    Ok((into_2d(py, shape, indices)?, into_2d(py, shape, distances)?))
+}
+
 /// All Hamming distances between queries and album.
 ///
 /// queries: uint64 array of shape (Q, W); album: uint64 array of shape
@@ -218,6 +271,7 @@ fn into_2d<'py, T: numpy::Element>(
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(hamming_topk, m)?)?;
+    m.add_function(wrap_pyfunction!(hamming_topk_shards, m)?)?;
     m.add_function(wrap_pyfunction!(hamming_distances, m)?)?;
     m.add_function(wrap_pyfunction!(area_resize, m)?)?;
     m.add_function(wrap_pyfunction!(rayon_threads, m)?)?;

@@ -4,6 +4,8 @@ A hash of ``64 * W`` bits is stored as one row of ``W`` ``uint64`` words, so a
 set of hashes is a C-contiguous ``uint64`` array of shape ``(rows, W)``.
 """
 
+from collections.abc import Sequence
+
 import numpy as np
 import numpy.typing as npt
 
@@ -32,6 +34,32 @@ def hamming_topk(
 
     The GIL is released while the kernel runs; it uses the rayon thread pool
     (size: ``RAYON_NUM_THREADS``, default one thread per CPU).
+    """
+
+def hamming_topk_shards(
+    queries: npt.NDArray[np.uint64],
+    shards: Sequence[npt.NDArray[np.uint64]],
+    k: int,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint32]]:
+    """:func:`hamming_topk` over an album held as several arrays, not concatenated.
+
+    Args:
+        queries: ``uint64`` array of shape ``(Q, W)``, C-contiguous.
+        shards: ``uint64`` arrays of shape ``(N_s, W)``, C-contiguous, same ``W``
+            (empty ones too); their rows are numbered on through the shards in
+            order (shard ``s`` starts at the total rows of the shards before it).
+        k: number of neighbours wanted, at least 1.
+
+    Returns:
+        ``(indices, distances)`` of shape ``(Q, min(k, sum N_s))``: global rows,
+        equal to :func:`hamming_topk` on the concatenated shards, ties included.
+
+    Raises:
+        ValueError: ``shards`` is not iterable, or as for :func:`hamming_topk`
+            for the queries or any shard.
+
+    The GIL is released while the kernel runs; the chunks of all shards share
+    each query's bound on its k-th distance.
     """
 
 def hamming_distances(

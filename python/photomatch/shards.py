@@ -1,21 +1,26 @@
 """Search an album held as several row arrays (shards), with the exact result of one array.
 
-An album of 10^8 photos is 9 x 10^8 view rows (14 GB at two words a row): more
-than one machine may want to hold, and more than one memory map. Cut into
-shards, each shard is searched on its own by the kernel (``hamming_topk``) and
-the per-shard answers are merged here.
+An album of 10^8 photos is 1.5 x 10^9 view rows (24 GB at two words a row): more
+than one machine may want to hold, and more than one memory map. Two ways, with the
+same answer as ``hamming_topk`` on the concatenated rows, ties included:
 
-Why a merge in numpy over per-shard kernel calls is exact: the kernel orders a
+* ``hamming_topk_shards``: shards held by this process (arrays, memory maps) are
+  searched in one kernel call (Rust, rayon, GIL released) that cuts them into the
+  chunks it would cut one array into, with global row numbers, and shares each
+  query's bound on its k-th distance across all of them: no copy, and about the
+  cost of one array.
+* ``merge_topk``: per-shard answers computed elsewhere (other processes or machines,
+  each ``hamming_topk`` on its own shard) merged here in numpy.
+
+Why merging per-shard answers is exact: the kernel orders a
 query's candidates by ``(distance, row)``, a total order. Shard ``s`` holds the
 global rows ``offset_s .. offset_s + len_s - 1`` in the same order, so inside one
 shard the order by ``(distance, local row)`` is the order by ``(distance, global
 row)``. A row among the ``k`` first of the whole album is therefore among the ``k``
 first of its own shard (fewer rows compete there), so the union of the per-shard
 top-k holds the global top-k, and sorting that union by ``(distance, global row)``
-and keeping ``k`` gives it, ties included. The merge is in Python, not Rust,
-because the per-shard answers may come from other processes or machines (see
-``photomatch.cluster``); it costs ``O(Q * S * k log(S * k))`` for S shards, nothing
-next to the scans.
+and keeping ``k`` gives it, ties included. The merge costs
+``O(Q * S * k log(S * k))`` for S shards, nothing next to the scans.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-from ._core import hamming_topk
+from . import _core
 
 TopK = tuple[npt.NDArray[np.int64], npt.NDArray[np.uint32]]
 #: The merge packs (distance, global row) into one uint64 when both fit these widths
@@ -106,13 +111,22 @@ def hamming_topk_shards(
     Returns:
         ``(indices, distances)``: ``int64`` global rows and ``uint32`` distances of
         shape ``(Q, min(k, sum N_s))``, sorted by ``(distance, global row)``: the
-        single-array result, ties included. Each shard's scan runs in the kernel
-        (GIL released, all of rayon's threads).
+        single-array result, ties included. One kernel call over all shards
+        (GIL released, rayon's threads; ``_core.hamming_topk_shards``).
 
     Raises:
-        ValueError: as ``hamming_topk`` for any shard, or ``k < 1``.
+        ValueError: as ``hamming_topk`` for the queries or any shard, or ``k < 1``.
     """
+    return _core.hamming_topk_shards(queries, list(shards), k)
+
+
+def hamming_topk_each(
+    queries: npt.NDArray[np.uint64], shards: Sequence[npt.NDArray[np.uint64]], k: int
+) -> TopK:
+    """``hamming_topk_shards`` as separate kernel calls per shard and ``merge_topk``:
+    what a coordinator does with answers from elsewhere, here in one process (tests,
+    benchmarks)."""
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}")
-    parts = [hamming_topk(queries, shard, k) for shard in shards]
+    parts = [_core.hamming_topk(queries, shard, k) for shard in shards]
     return merge_topk(parts, list(shard_offsets(shards)), len(queries), k)
