@@ -271,3 +271,94 @@ def test_export_from_the_page(browser, expect, hostile_indexed, tmp_path):  # no
     for r in rows:
         assert Path(r["destination"]).read_bytes() == Path(r["source"]).read_bytes()
         assert Path(r["destination"]).parent.parent == dest
+
+
+def many(sample, tmp_path, n: int):
+    """Results for ``n`` generated thumbnails over the sample album (every 5th
+    ``ambiguous``, every 5th ``unmatched``), with their page and previews."""
+    from photomatch.results import (
+        AMBIGUOUS,
+        MATCHED,
+        UNMATCHED,
+        Candidate,
+        MatchRun,
+        QueryResult,
+        SetInfo,
+        write_json,
+    )
+
+    out = tmp_path / "many"
+    out.mkdir()
+    photos = [t.expected[0] for t in sample.thumbs if t.expected]
+    thumbs = [t.path for t in sample.thumbs]
+    previews = review.make_previews(photos + thumbs, str(out), progress=False)
+    sets = (SetInfo("one", str(tmp_path / "one")), SetInfo("two", str(tmp_path / "two")))
+    results = []
+    for i in range(n):
+        s = sets[i % 2]
+        query = os.path.join(s.folder, f"t{i:04d}.jpg")
+        photo = photos[i % len(photos)]
+        status, conf, reason = [
+            (MATCHED, 0.999, "framed"),
+            (AMBIGUOUS, 0.6, "frames_alike"),
+            (UNMATCHED, 0.0, "no_fit"),
+            (MATCHED, 0.95, "crop"),
+            (MATCHED, 0.999, "framed"),
+        ][i % 5]
+        cands = (Candidate(photo, 2, "full", 0.99),)
+        match = photo if status == MATCHED else None
+        results.append(
+            QueryResult(
+                s.name, query, status, match, 2, cands, 0.99, confidence=conf, reason=reason
+            )
+        )
+    run = MatchRun(sample.album, str(tmp_path / "none.sqlite"), sets, tuple(results))
+    page_previews = {r.query: previews[thumbs[i % len(thumbs)]] for i, r in enumerate(results)}
+    page_previews.update({p: previews[p] for p in photos})
+    (out / review.REVIEW_NAME).write_text(
+        review.render_page(review.page_data(run, page_previews, title=str(out)))
+    )
+    write_json(run, str(out / "matches.json"))
+    return run, str(out)
+
+
+def test_many_rows_are_built_as_they_come_into_view(browser, expect, sample, tmp_path):  # noqa: F811
+    run, out = many(sample, tmp_path, 400)
+    server, origin = serve(out, run)
+    w = Watched(browser, (origin, "data:"))
+    page = w.page
+    built = "document.querySelectorAll('section.row:not(.pending)').length"
+    try:
+        w.open(server.url)
+        expect(page.locator("#progress")).to_have_text("160 of 400 to review, 0 done")
+        assert page.evaluate(built) < 100  # only what is on screen, and a little more
+        page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
+        expect(page.locator("section.row[data-index='399'] .qname")).to_be_visible()
+        assert page.evaluate(built) < 200
+        # Filtered, the rows now shown come into view and are built too.
+        page.select_option("#filter-sure", "no match")
+        expect(page.locator("#counts")).to_contain_text("80 shown")
+        page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
+        expect(page.locator("section.row:visible .qname").last).to_have_text("t0397.jpg")
+        page.select_option("#filter-sure", "")
+        page.select_option("#filter-status", "review")
+        page.locator("body").press("Escape")
+        # Doubtful first, by set: the ambiguous ones of set "one" (t0006, t0016, ...).
+        page.locator("section.row:visible .qname").first.click()
+        current = page.locator("section.row.current .qname")
+        expect(current).to_have_text("t0006.jpg")
+        # g: the next one still to settle; a pick moves on and counts as done.
+        page.keyboard.press("g")
+        expect(current).to_have_text("t0016.jpg")
+        page.keyboard.press("n")
+        expect(page.locator("#progress")).to_have_text("160 of 400 to review, 1 done")
+        expect(current).to_have_text("t0026.jpg")
+        page.keyboard.press("k")
+        page.keyboard.press("k")
+        page.keyboard.press("g")  # t0016 is settled now: passed over
+        expect(current).to_have_text("t0026.jpg")
+        w.check_clean()
+    finally:
+        w.close()
+        server.shutdown()
+        server.server_close()

@@ -134,11 +134,21 @@
 
   // ---- rows (built as they scroll into view) ------------------------------------------
 
+  // Rows live in blocks of BLOCK: the browser watches and lays out a few hundred
+  // blocks rather than 10,000 rows, and a row built in one block moves only its block.
+  const BLOCK = 25;
+  const blocks = [];
   const views = data.rows.map((row, i) => {
+    if (i % BLOCK === 0) {
+      const b = el("div", "block");
+      b.dataset.first = String(i);
+      rowsEl.append(b);
+      blocks.push(b);
+    }
     const sec = el("section", "row pending status-" + row.status);
     sec.dataset.index = String(i);
     sec.addEventListener("click", () => setCurrent(i, false));
-    rowsEl.append(sec);
+    blocks[blocks.length - 1].append(sec);
     return { sec, built: false };
   });
 
@@ -168,9 +178,13 @@
       ? new IntersectionObserver(
           (entries) => {
             for (const e of entries) {
-              const i = Number(e.target.dataset.index);
-              if (e.isIntersecting) queue.add(i);
-              else queue.delete(i);
+              const first = Number(e.target.dataset.first);
+              const last = Math.min(views.length, first + BLOCK);
+              for (let i = first; i < last; i++) {
+                if (views[i].built || views[i].sec.hidden) continue;
+                if (e.isIntersecting) queue.add(i);
+                else queue.delete(i);
+              }
             }
             if (queue.size && !queued) {
               queued = true;
@@ -180,13 +194,12 @@
           { rootMargin: "600px 0px" },
         )
       : null;
-  views.forEach((v) => (observer ? observer.observe(v.sec) : null));
+  blocks.forEach((b) => (observer ? observer.observe(b) : null));
 
   function ensure(i) {
     const v = views[i];
     if (!v || v.built) return v;
     v.built = true;
-    if (observer) observer.unobserve(v.sec);
     build(data.rows[i], i, v);
     refresh(i);
     const row = data.rows[i];
@@ -470,6 +483,15 @@
       if (on) order.push(i);
     });
     order.slice(0, EAGER).forEach(ensure);
+    if (observer) {
+      // Observed afresh, each block reports whether it is in view now: its rows
+      // just shown get built even where the block was in view before.
+      queue.clear();
+      for (const b of blocks) {
+        observer.unobserve(b);
+        observer.observe(b);
+      }
+    }
     $("empty").hidden = order.length > 0;
     if (!order.includes(current)) setCurrent(order.length ? order[0] : -1, true);
     counts();
