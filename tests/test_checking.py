@@ -122,7 +122,7 @@ def test_a_file_joins_a_group_only_as_one_capture_with_every_member(album, monke
     # frame 3 must not ride into frame 1's group through frame 2.
     alike = {("f1", "f2"), ("f2", "f3")}
     check = checker(album, [], Policy())
-    monkeypatch.setattr(check, "_same_photo", lambda a, b: tuple(sorted((a, b))) in alike)
+    monkeypatch.setattr(check, "same_capture", lambda a, b: tuple(sorted((a, b))) in alike)
 
     def fit(path: str, ncc: float) -> Fit:
         return Fit(path, 10, "full", 0, BY_SEARCH, verify.Alignment(ncc=ncc, scale=1.0, x=0, y=0))

@@ -172,15 +172,16 @@ class Checker:
         groups: list[list[Fit]] = []
         for f in sorted(fits, key=lambda f: -f.alignment.ncc):
             for g in groups:
-                if all(self._same_photo(m.path, f.path) for m in g):
+                if all(self.same_capture(m.path, f.path) for m in g):
                     g.append(f)
                     break
             else:
                 groups.append([f])
         return [Group(tuple(g)) for g in groups]
 
-    def _same_photo(self, a: str, b: str) -> bool:
-        """``verify.same_photo`` of two album files, asked once per pair in a run."""
+    def same_capture(self, a: str, b: str) -> bool:
+        """Whether album files ``a`` and ``b`` are one capture (``verify.same_photo``,
+        then the grain test), asked once per pair in a run."""
         key = (a, b) if a < b else (b, a)
         with self._lock:
             known = self._same.get(key)
