@@ -315,3 +315,26 @@ def test_workers_of_another_hash_version_stop_the_run(other_version_cluster, tmp
 def test_a_worker_that_cannot_see_the_album_says_so(tmp_path):
     with pytest.raises(FileNotFoundError, match="workers must see the album at the same path"):
         cluster.hash_batch(str(tmp_path / "not-here"), [], True)
+
+
+@needs_dask
+def test_shards_held_by_workers_search_like_one_array(dask_cluster):
+    import numpy as np
+
+    from photomatch._core import hamming_topk
+
+    rng = np.random.default_rng(3)
+    pool = rng.integers(0, np.iinfo(np.uint64).max, size=(4, 2), dtype=np.uint64)
+    album = np.ascontiguousarray(pool[rng.integers(0, 4, size=3000)])  # ties everywhere
+    queries = np.concatenate([album[:3], pool[:1] ^ np.uint64(5)])
+    sizes = [0, 1000, 7, 0, 1993]
+    bounds = np.cumsum([0, *sizes])
+    shards = [album[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    with cluster.WorkerShards(dask_cluster.address, shards) as held:
+        for k in [1, 5, 64, 3000, 4000]:
+            got = held.search(queries, k)
+            want = hamming_topk(queries, album, k)
+            np.testing.assert_array_equal(got[0], want[0])
+            np.testing.assert_array_equal(got[1], want[1])
+        with pytest.raises(ValueError, match="k must be at least 1"):
+            held.search(queries, 0)

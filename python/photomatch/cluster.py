@@ -9,6 +9,10 @@ coordinator commits it as it arrives, so an interrupted run keeps what came back
 a rerun hashes only the rest. A worker lost mid-run costs nothing but time: the
 scheduler gives its batches to another worker.
 
+``WorkerShards`` holds an album's hash rows on the workers, one shard each where
+there are enough workers, and searches them there: each worker runs the kernel on its
+shard and the coordinator merges the answers exactly (``shards.merge_topk``).
+
 Dask is an optional extra (``pip install 'photomatch[cluster]'``), imported only
 here and only when a scheduler is given: without one, nothing in photomatch
 imports it. On the workers, full decodes scale better over processes than threads
@@ -21,11 +25,16 @@ import importlib
 import os
 import socket
 from collections.abc import Iterator, Sequence
+from types import TracebackType
 from typing import Any
 
-from . import hashing
+import numpy as np
+import numpy.typing as npt
+
+from . import _core, hashing
 from .errors import PhotomatchError
 from .index import BATCH_SIZE, AlbumIndex, FileRow, IndexReport, ScanEntry, file_rows
+from .shards import TopK, merge_topk, shard_offsets
 
 #: Files per task sent to a worker (and rows per commit on the coordinator).
 BATCH_FILES = BATCH_SIZE
@@ -130,6 +139,77 @@ def hash_batches(
             yield rows
     finally:
         client.close()
+
+
+class WorkerShards:
+    """Album hash rows held as shards on the workers of the Dask cluster at
+    ``scheduler``, searched there. Use as a context manager or call ``close()``.
+
+    ``shards``: ``uint64`` arrays of shape ``(N_s, W)`` (their rows are numbered on
+    through the shards in order, as ``shards.hamming_topk_shards`` numbers them);
+    they are sent to the workers once, spread over them, and stay there until
+    ``close()``.
+    """
+
+    def __init__(self, scheduler: str, shards: Sequence[npt.NDArray[np.uint64]]) -> None:
+        distributed = _distributed()
+        self._scheduler = scheduler
+        self._client = _connect(distributed, scheduler)
+        try:
+            try:
+                self._client.wait_for_workers(1, timeout=WORKER_WAIT_S)
+            except (TimeoutError, OSError):
+                raise ClusterError(
+                    f"no Dask worker joined the scheduler at {scheduler} within {WORKER_WAIT_S} s"
+                ) from None
+            arrays = [np.ascontiguousarray(s, dtype=np.uint64) for s in shards]
+            self._offsets = [int(o) for o in shard_offsets(arrays)]
+            self._held = self._client.scatter(arrays, broadcast=False)
+        except BaseException:
+            self._client.close()
+            raise
+
+    def search(self, queries: npt.NDArray[np.uint64], k: int) -> TopK:
+        """``hamming_topk`` of ``queries`` over all shards: ``(indices, distances)`` of
+        shape ``(Q, min(k, total rows))``, global rows, ties included."""
+        if k < 1:
+            raise ValueError(f"k must be at least 1, got {k}")
+        queries = np.ascontiguousarray(queries, dtype=np.uint64)
+        futures = [
+            self._client.submit(_shard_topk, queries, held, k, pure=False) for held in self._held
+        ]
+        try:
+            parts = self._client.gather(futures)
+        except Exception as exc:
+            raise ClusterError(
+                f"the Dask cluster at {self._scheduler} failed to search a shard: "
+                f"{type(exc).__name__}: {exc}"
+            ) from None
+        return merge_topk(parts, self._offsets, len(queries), k)
+
+    def close(self) -> None:
+        """Release the shards on the workers and disconnect (idempotent)."""
+        self._held = []
+        self._client.close()
+
+    def __enter__(self) -> WorkerShards:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def _shard_topk(queries: npt.NDArray[np.uint64], shard: npt.NDArray[np.uint64], k: int) -> TopK:
+    """Runs on a worker: the kernel on its shard (arrays that arrived unaligned in a
+    message buffer are copied first; the kernel takes aligned rows only)."""
+    queries = np.require(queries, dtype=np.uint64, requirements=["C", "A"])
+    shard = np.require(shard, dtype=np.uint64, requirements=["C", "A"])
+    return _core.hamming_topk(queries, shard, k)
 
 
 def _until_timeout(running: Any, scheduler: str) -> Iterator[Any]:
