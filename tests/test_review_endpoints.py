@@ -132,12 +132,14 @@ def test_every_tool_needs_the_token(tooled):
         assert request(server, "GET", f"/not-the-token/{rest}")[0] == 403
 
 
-def test_a_thumbnail_that_cannot_be_decoded_any_more(tooled):
+@pytest.mark.parametrize("damage", ["garbage", "cut"])
+def test_a_thumbnail_that_cannot_be_decoded_any_more(tooled, damage):
     hostile, server = tooled
+    data = open(hostile.matched.query, "rb").read()
     with open(hostile.matched.query, "wb") as fh:
-        fh.write(b"gone bad")
+        fh.write(b"gone bad" if damage == "garbage" else data[: len(data) // 2])
     status, _, body = get(server, "compare", r=row_of(hostile, hostile.matched), c=0)
-    assert status == 422 and body.startswith(b"cannot decode")
+    assert status == 422 and body.startswith(b"cannot decode") and body.count(b"\n") == 1
 
 
 def test_search_finds_hostile_names_as_data(tooled):

@@ -26,6 +26,7 @@ import pyvips
 
 from . import hashing, verify
 from .decision import Policy
+from .errors import DecodeError
 
 #: Long side, in pixels, of the region cut from the original (about twice the
 #: size the page shows it at, for high-density screens).
@@ -98,6 +99,12 @@ class Comparison:
             "rejected": self.rejected,
             "where": where_words(self.x, self.y, self.w, self.h),
         }
+
+
+def hashing_reason(exc: pyvips.Error) -> str:
+    """libvips' reason for a failed decode, in one line."""
+    lines = f"{exc.detail or ''}\n{exc.message or ''}".strip().splitlines()
+    return lines[0].strip()[:300] if lines else "cannot be decoded"
 
 
 def turn_of(note: str) -> str:
@@ -234,11 +241,17 @@ def compare(query: str, candidate: str, note: str = "", size: int = REGION_SIZE)
     ``DecodeError`` when either file cannot be decoded.
     """
     turn = turn_of(note)
-    thumb_image, thumb = thumbnail_image(query, turn)
+    try:
+        thumb_image, thumb = thumbnail_image(query, turn)
+    except pyvips.Error as exc:  # pixels are decoded lazily: a cut file fails here
+        raise DecodeError(query, hashing_reason(exc)) from None
     cand = verify.load_candidate(candidate)
     fit, box = locate(thumb, cand)
     aspect = cand.shape[1] / cand.shape[0]
-    region = cut_region(candidate, box, aspect, size)
+    try:
+        region = cut_region(candidate, box, aspect, size)
+    except pyvips.Error as exc:
+        raise DecodeError(candidate, hashing_reason(exc)) from None
     diff, gain, offset, rms = difference(thumb, region)
     diff_image = pyvips.Image.new_from_memory(
         diff.tobytes(), diff.shape[1], diff.shape[0], 1, "uchar"
