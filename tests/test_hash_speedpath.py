@@ -90,6 +90,20 @@ def _reference_views(grey: np.ndarray, album: bool) -> list[tuple[int, np.ndarra
         [((h - ih) // 2, (w - iw) // 2), (0, 0), (0, w - iw), (h - ih, 0), (h - ih, w - iw)], 5
     ):
         views.append((view, grey[top : top + ih, left : left + iw]))
+    long_side, short_side = max(h, w), min(h, w)
+    band = round(long_side * 9 / 16)  # 16:9 bands across the long side
+    if short_side - band >= 2 and short_side > band * 1.03:
+        for view, start in enumerate((0, (short_side - band) // 2, short_side - band), 10):
+            cut = grey[start : start + band, :] if w >= h else grey[:, start : start + band]
+            views.append((view, cut))
+    sq = round(short_side * hashing.INNER_SQUARE)  # squares inside the short side
+    if long_side - sq >= 2 and long_side > short_side * 1.03:
+        inset = (short_side - sq) // 2
+        for view, start in enumerate((0, (long_side - sq) // 2, long_side - sq), 13):
+            if w >= h:
+                views.append((view, grey[inset : inset + sq, start : start + sq]))
+            else:
+                views.append((view, grey[start : start + sq, inset : inset + sq]))
     return views
 
 
