@@ -273,3 +273,17 @@ def test_nearest_album_files_however_far(tooled):
     os.remove(hostile.run.index_path)
     status, _, body = get(server, "nearest", r=0)
     assert status == 503 and body.startswith(b"cannot read")
+
+
+def test_a_failure_of_the_server_itself_is_one_line_and_it_goes_on(tooled, monkeypatch):
+    _, server = tooled
+
+    def broken(params):
+        raise RuntimeError("a bug\nover two lines")
+
+    monkeypatch.setattr(server.tools, "captures", broken)
+    status, _, body = get(server, "capture", r=0)
+    assert (
+        status == 500 and body == b"photomatch review failed: RuntimeError: a bug over two lines\n"
+    )
+    assert get(server, "compare", r=0, c=0)[0] == 200

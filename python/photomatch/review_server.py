@@ -485,6 +485,13 @@ class _Handler(BaseHTTPRequestHandler):
                 f"cannot read: {getattr(exc, 'strerror', None) or exc}\n",
                 send_body=send_body,
             )
+        except Exception as exc:  # noqa: BLE001 - a bug: one line, and the server goes on
+            self._reply(
+                HTTPStatus.INTERNAL_SERVER_ERROR,
+                f"photomatch review failed: {type(exc).__name__}: {exc}"[:500].replace("\n", " ")
+                + "\n",
+                send_body=send_body,
+            )
 
     def do_POST(self) -> None:  # noqa: N802 - stdlib name
         try:
