@@ -229,6 +229,12 @@ def test_review_page_opened_as_a_file(browser, expect, sample, tmp_path):
         expect(page.get_by_text(HOSTILE_FILE).first).to_be_visible()
         expect(page.locator("#save-state")).to_contain_text("opened as a file")
         page.locator("#rows").click(position={"x": 2, "y": 2})
+        # Without the server, the compare view shows the previews side by side.
+        page.keyboard.press("z")
+        expect(page.locator("#cmp-b-frame img.region")).to_be_visible()
+        expect(page.locator("#cmp-b-caption")).to_contain_text("1: 2024/burst/IMG_402.jpg")
+        expect(page.get_by_role("button", name="search the album (/)")).to_have_count(0)
+        page.keyboard.press("Escape")
         page.keyboard.press("2")
         expect(page.locator("#save-state")).to_contain_text("not saved")
         with page.expect_download() as info:
