@@ -66,6 +66,20 @@ def test_a_uniform_frame_is_trimmed_but_a_plain_sky_is_not():
     assert hashing.trim_border(sky).shape == sky.shape
 
 
+def test_a_print_mount_thicker_at_the_bottom_is_trimmed_whole():
+    # A print's mount: even sides and top, a bottom four times as thick, here a
+    # third of the thumbnail's height. None of it may stay: a white band left
+    # under the picture moves where it fits in its original.
+    picture = hashing.grey_from_image(sample_image("coffee").thumbnail_image(200, height=113))
+    h, w = picture.shape
+    mount = np.pad(picture, ((12, 48), (12, 12)), constant_values=250)
+    assert 48 > mount.shape[0] // 4
+    trimmed = hashing.trim_border(mount)
+    assert trimmed.shape[1] == w - 4  # the sides, and 2 lines of ringing each
+    assert h - 6 <= trimmed.shape[0] <= h - 4
+    assert int(trimmed.min()) < 200 and float(trimmed[-1].std()) > 2.0
+
+
 @pytest.fixture()
 def photo_files(tmp_path):
     def save(image: pyvips.Image, name: str, **kw) -> str:

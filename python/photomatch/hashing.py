@@ -565,9 +565,11 @@ def trim_border(grey: np.ndarray, tolerance: float = 12.0) -> np.ndarray:
     """Strip a uniform frame that a web service added around a thumbnail.
 
     Only a frame on all four sides, of one colour, is taken for one (a photo
-    with plain sky at the top keeps its sky); at most a quarter of each side
-    goes. A line belongs to the frame when nearly all its pixels are within
-    ``tolerance`` of the frame colour (JPEG ringing spoils a few).
+    with plain sky at the top keeps its sky); at most half of each dimension
+    goes, shared between its two sides as the frame needs (a print's mount is
+    thicker at the bottom: up to four times its sides, a third of a landscape
+    thumbnail's height). A line belongs to the frame when nearly all its pixels
+    are within ``tolerance`` of the frame colour (JPEG ringing spoils a few).
     """
     g = grey.astype(np.float32)
     edges = [g[0], g[-1], g[:, 0], g[:, -1]]
@@ -579,15 +581,23 @@ def trim_border(grey: np.ndarray, tolerance: float = 12.0) -> np.ndarray:
     if not all(flat(e) for e in edges):
         return grey
     top, bottom, left, right = 0, grey.shape[0], 0, grey.shape[1]
-    limit_y, limit_x = grey.shape[0] // 4, grey.shape[1] // 4
-    while top < limit_y and flat(g[top, left:right]):
-        top += 1
-    while grey.shape[0] - bottom < limit_y and flat(g[bottom - 1, left:right]):
-        bottom -= 1
-    while left < limit_x and flat(g[top:bottom, left]):
-        left += 1
-    while grey.shape[1] - right < limit_x and flat(g[top:bottom, right - 1]):
-        right -= 1
+    limit_y, limit_x = grey.shape[0] // 2, grey.shape[1] // 2
+    # A line from each side in turn, so that a flat picture (a white backdrop)
+    # loses as much at each end rather than all of it at one.
+    more = True
+    while more and top + grey.shape[0] - bottom < limit_y:
+        more = False
+        if flat(g[top, left:right]):
+            top, more = top + 1, True
+        if top + grey.shape[0] - bottom < limit_y and flat(g[bottom - 1, left:right]):
+            bottom, more = bottom - 1, True
+    more = True
+    while more and left + grey.shape[1] - right < limit_x:
+        more = False
+        if flat(g[top:bottom, left]):
+            left, more = left + 1, True
+        if left + grey.shape[1] - right < limit_x and flat(g[top:bottom, right - 1]):
+            right, more = right - 1, True
     framed = min(top, left, grey.shape[0] - bottom, grey.shape[1] - right) > 0
     if not framed:
         return grey[top:bottom, left:right]
