@@ -58,6 +58,18 @@ def test_a_centre_square_is_found_where_it_was_cut(sample):
     assert fingerprint(sample.album) == before
 
 
+def test_the_frame_a_crop_was_cut_from_sits_on_its_framing(sample):
+    t = thumb(sample, "burst frame")
+    (truth,) = t.expected
+    for frame in sample.burst:
+        c = compare.compare(t.path, frame)
+        assert c.ncc > 0.99  # a crop fits every frame of the burst alike...
+        if frame == truth:  # ... but only its own frame where a web service cuts
+            assert c.offset_px <= 1.0 and c.info()["framing"].startswith("on a standard")
+        else:
+            assert c.offset_px > 2.0 and "another frame?" in c.info()["framing"]
+
+
 def test_a_whole_frame_and_an_edited_copy(sample):
     t = thumb(sample, "downscaled q30")
     c = compare.compare(t.path, t.expected[0])

@@ -107,6 +107,10 @@ def test_pick_a_burst_frame_in_the_compare_view_by_keyboard(browser, expect, sam
         ]
         assert "taken 2024-06-01 10:00:00.1" in cmp.locator(".strip-item").nth(0).text_content()
         expect(cmp.locator(".best-mark")).to_have_count(1)
+        # The frame the thumbnail was cut from: on its framing, the others shifted.
+        (truth,) = next(t for t in sample.thumbs if t.path == burst.query).expected
+        best = cmp.locator(".strip-item.best .strip-name").text_content()
+        assert os.path.join(sample.album, best.split(": ", 1)[1]) == truth
         loaded(page, "#cmp-b-frame img.region")
         loaded(page, "#cmp-a-frame img")
         at = cmp.locator(".strip-item").evaluate_all(
@@ -124,11 +128,19 @@ def test_pick_a_burst_frame_in_the_compare_view_by_keyboard(browser, expect, sam
         doc_shot(page, "review-compare.png")
         page.keyboard.press("f")
         expect(page.locator("#cmp-b-frame")).to_have_attribute("data-mode", "flicker")
+        # Back to the frame marked best, and pick it: all by keyboard.
+        marked = cmp.locator(".strip-item").evaluate_all(
+            "items => items.findIndex(i => i.classList.contains('best'))"
+        )
+        for _ in range(abs(marked - target)):
+            page.keyboard.press("ArrowRight" if marked > target else "ArrowLeft")
+        expect(page.locator("#cmp-b-caption")).to_contain_text(order[marked])
+        expect(page.locator("#cmp-b-caption")).to_contain_text("on a standard framing")
         page.keyboard.press("Enter")
         expect(cmp).to_be_hidden()
         expect(page.locator("#save-state")).to_contain_text("saved: 1 pick")
         picked = read_decisions(str(out / "decisions.json"))[(burst.set, burst.query)].pick
-        assert picked == os.path.join(sample.album, order[target])
+        assert picked == truth
         expect(page.locator("#progress")).to_have_text("2 of 8 to review, 1 done")
         # The thumbnail with no candidate: the album's nearest files, however far, to pick.
         lost = next(r for r in run.results if r.reason == "no_candidate")

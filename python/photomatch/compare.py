@@ -55,7 +55,11 @@ class Comparison:
     ``x``, ``y``, ``w``, ``h``: the region of the candidate's upright frame where the
     thumbnail fits, as fractions of its width and height; ``ncc`` the alignment's
     correlation, ``scale`` its size against the largest window of the thumbnail's
-    shape, ``detail`` the correlation of fine detail; ``gain``/``offset`` the tone
+    shape, ``detail`` the correlation of fine detail; ``offset_px`` how far (in the
+    thumbnail's pixels) the region sits from the nearest standard framing (the
+    whole frame, a centred or edge-aligned crop: where web services cut), which
+    tells the frame a thumbnail was cut from from its burst siblings, shifted by a
+    few pixels; ``gain``/``offset`` the tone
     fit (thumbnail = gain x region + offset); ``diff_rms`` the grey-level RMS of
     what remains. ``thumb_jpeg``, ``region_jpeg`` and ``diff_png`` are the images.
     ``rejected`` says in plain words why photomatch's thresholds would not take
@@ -69,6 +73,7 @@ class Comparison:
     ncc: float
     scale: float
     detail: float
+    offset_px: float
     gain: float
     offset: float
     diff_rms: float
@@ -92,6 +97,8 @@ class Comparison:
             "ncc": num(self.ncc),
             "scale": num(self.scale),
             "detail": num(self.detail),
+            "offset_px": num(self.offset_px, 2),
+            "framing": framing_words(self.offset_px),
             "gain": num(self.gain),
             "offset": num(self.offset, 2),
             "diff_rms": num(self.diff_rms, 2),
@@ -217,6 +224,15 @@ def rejected_words(fit: verify.Alignment, policy: Policy | None = None) -> str:
     return ""
 
 
+def framing_words(offset_px: float) -> str:
+    """How far the region is from a standard framing, in words."""
+    if not math.isfinite(offset_px):
+        return ""
+    if offset_px <= 1.0:
+        return "on a standard framing (whole, centred or along an edge)"
+    return f"{offset_px:.1f} px off any standard framing: another frame?"
+
+
 def where_words(x: float, y: float, w: float, h: float) -> str:
     """Where the region lies, in words: the whole frame, or a crop and its place."""
     if w >= 0.97 and h >= 0.97:
@@ -264,6 +280,7 @@ def compare(query: str, candidate: str, note: str = "", size: int = REGION_SIZE)
         ncc=fit.ncc,
         scale=fit.scale,
         detail=fit.detail,
+        offset_px=fit.offset_px,
         gain=gain,
         offset=offset,
         diff_rms=rms,

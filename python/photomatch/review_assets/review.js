@@ -806,6 +806,7 @@
       if (x.capture && x.capture.folder !== undefined) li.append(el("div", "strip-meta", "folder " + (x.capture.folder || "(album)")));
       if (x.info) {
         li.append(el("div", "strip-meta", "similarity " + fmt(x.info.ncc, 3) + " \u00b7 difference " + fmt(x.info.diff_rms, 1)));
+        if (x.info.framing) li.append(el("div", "strip-meta", x.info.framing));
         if (x.info.rejected) li.append(el("div", "strip-meta rejected", "not taken: " + x.info.rejected));
       }
       list.append(li);
@@ -816,18 +817,17 @@
     return typeof v === "number" ? v.toFixed(digits) : "?";
   }
 
-  // The target that fits best: highest similarity, then the smallest difference.
+  // The target that fits best: of those within 0.002 of the highest similarity (the
+  // frames of a burst all fit a crop alike), the one nearest a standard framing, then
+  // the one with the smallest difference.
   function best_() {
-    let best = null;
-    for (const x of cmp.targets) {
-      if (!x.info || x.info.ncc === null) continue;
-      if (
-        !best ||
-        x.info.ncc > best.info.ncc + 0.0005 ||
-        (Math.abs(x.info.ncc - best.info.ncc) <= 0.0005 && x.info.diff_rms < best.info.diff_rms)
-      ) best = x;
-    }
-    return best;
+    const fitted = cmp.targets.filter((x) => x.info && typeof x.info.ncc === "number");
+    if (!fitted.length) return null;
+    const top = Math.max(...fitted.map((x) => x.info.ncc));
+    const off = (x) => (typeof x.info.offset_px === "number" ? x.info.offset_px : Infinity);
+    const close = fitted.filter((x) => x.info.ncc >= top - 0.002);
+    close.sort((a, b) => off(a) - off(b) || (a.info.diff_rms || 0) - (b.info.diff_rms || 0));
+    return close[0];
   }
 
   function bestIndex() {
@@ -881,6 +881,7 @@
     const t = cmp.strip[cmp.at];
     const parts = [(t.n !== null ? t.n + 1 + ": " : "found in the album: ") + t.rel];
     if (t.info && t.info.where) parts.push(t.info.where);
+    if (t.info && t.info.framing) parts.push(t.info.framing);
     if (t.info && typeof t.info.ncc === "number") parts.push("similarity " + t.info.ncc.toFixed(3));
     if (t.info && typeof t.info.diff_rms === "number") parts.push("difference " + t.info.diff_rms.toFixed(1) + " grey levels");
     $("cmp-b-caption").textContent = parts.join(" \u00b7 ");
