@@ -32,6 +32,7 @@ from typing import Any
 import pyvips
 
 from . import hashing
+from .decision import Policy
 from .errors import UsageError
 from .index import is_inside
 from .progress import threaded_map
@@ -289,6 +290,9 @@ def page_data(
         "album": run.album,
         "sets": [s.name for s in run.sets],
         "statuses": [AMBIGUOUS, UNMATCHED, UNREADABLE, MATCHED],
+        # The correlation a candidate needs at all (decision.Policy): the page says
+        # "does not fit" below it.
+        "ncc_min": Policy().ncc_min,
         "rows": rows,
         "decisions": decisions_dict(decisions or {})["decisions"],
     }

@@ -92,12 +92,13 @@
     return row.status === "unmatched" ? "no match" : "unlikely";
   }
 
+  const NCC_MIN = typeof data.ncc_min === "number" ? data.ncc_min : 0.85;
   const TURN = /^thumbnail (rotated \d+\u00b0|mirrored)/;
 
   // Why the answer is what it is, in one sentence (from the reason code).
   function because(row) {
     if (row.status === "unreadable") return "The thumbnail could not be read: " + row.skip_reason;
-    const n = row.candidates.filter((c) => typeof c.score === "number" && c.score >= 0.85).length;
+    const n = row.candidates.filter((c) => typeof c.score === "number" && c.score >= NCC_MIN).length;
     const words = {
       framed: "Found: this photo, shown whole or at a standard framing.",
       crop: "Found as a crop of this photo.",
@@ -126,7 +127,7 @@
   // What a candidate is, in words, from what matches.json holds about it.
   function verdict(row, c, n) {
     if (typeof c.score !== "number") return "not compared on pixels: further off in the search";
-    if (c.score < 0.85) return "does not fit (similarity " + c.score.toFixed(2) + ")";
+    if (c.score < NCC_MIN) return "does not fit (similarity " + c.score.toFixed(2) + ")";
     if (row.status === "matched") return n === 0 ? "the match" : "fits less well";
     if (row.status === "unmatched") return "fits, but not well enough to answer";
     return "fits";
