@@ -159,9 +159,10 @@ def _bounded_runs(monkeypatch):
     monkeypatch.setattr(cluster, "RUN_TIMEOUT_S", 120)
 
 
-@pytest.fixture()
-def dask_cluster(tmp_path) -> Iterator[Cluster]:
-    yield from _cluster(tmp_path, delay=0.0)
+@pytest.fixture(scope="module")
+def dask_cluster(tmp_path_factory) -> Iterator[Cluster]:
+    """One cluster for the tests that leave it whole (starting one takes seconds)."""
+    yield from _cluster(tmp_path_factory.mktemp("cluster"), delay=0.0)
 
 
 @pytest.fixture()
