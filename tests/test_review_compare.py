@@ -90,6 +90,22 @@ def test_an_unrelated_photo_is_rejected_in_words(sample):
     assert c.diff_rms > compare.compare(t.path, t.expected[0]).diff_rms
 
 
+def test_a_framed_thumbnail_is_shown_and_compared_without_its_frame(sample, tmp_path):
+    t = thumb(sample, "downscaled q30")
+    image = pyvips.Image.new_from_file(t.path)
+    framed = tmp_path / "framed.jpg"
+    image.embed(12, 12, image.width + 24, image.height + 24, extend="white").jpegsave(
+        str(framed), Q=85
+    )
+    c = compare.compare(str(framed), t.expected[0])
+    shown = decoded(c.thumb_jpeg)
+    assert shown.width <= image.width and shown.height <= image.height
+    assert c.ncc > 0.95 and c.info()["where"] == "the whole photo"
+    # What is shown is the picture, not the frame: its edges are not white.
+    edge = shown.crop(0, 0, shown.width, 2).avg()
+    assert edge < 200
+
+
 def test_a_thumbnail_that_cannot_be_read_is_a_decode_error(sample, tmp_path):
     bad = tmp_path / "bad.jpg"
     bad.write_bytes(b"\xff\xd8 not a JPEG")

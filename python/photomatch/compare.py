@@ -143,9 +143,13 @@ def thumbnail_image(path: str, turn: str = "") -> tuple[pyvips.Image, np.ndarray
     grey = hashing.grey_from_image(image)
     trimmed = hashing.trim_border(grey)
     if trimmed.shape != grey.shape:
-        # trim_border returns a slice of ``grey``: its offset gives the box.
-        start = trimmed.__array_interface__["data"][0] - grey.__array_interface__["data"][0]
-        top, left = divmod(start, grey.strides[0])
+        if np.shares_memory(trimmed, grey):
+            # trim_border returns a slice of ``grey``: its offset gives the box.
+            start = trimmed.__array_interface__["data"][0] - grey.__array_interface__["data"][0]
+            top, left = divmod(start, grey.strides[0])
+        else:  # a copy: frames are cut alike on opposite sides
+            top = (grey.shape[0] - trimmed.shape[0]) // 2
+            left = (grey.shape[1] - trimmed.shape[1]) // 2
         image = image.crop(left, top, trimmed.shape[1], trimmed.shape[0])
     if turn:
         image = getattr(image, _TURNS[turn][0])()
