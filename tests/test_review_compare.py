@@ -6,6 +6,7 @@ real photographs; the album is never written."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 
@@ -118,9 +119,31 @@ def test_a_turned_thumbnail_is_turned_back(sample, tmp_path):
     turned = tmp_path / "turned.jpg"
     # Turned a quarter clockwise: the match turns it back by np.rot90 once ("rotated 90°").
     pyvips.Image.new_from_file(t.path).rot90().jpegsave(str(turned), Q=90)
-    assert compare.turn_of("thumbnail rotated 270°; found as a crop") == "rotated 270°"
-    c = compare.compare(str(turned), t.expected[0], note="thumbnail rotated 90°")
+    assert compare.turn_of("rotated 270°") == "rotated 270°" and compare.turn_of("upright") == ""
+    c = compare.compare(str(turned), t.expected[0], orientation="rotated 90°")
     assert c.ncc > 0.95 and c.info()["where"] == "the whole photo"
+
+
+def test_an_answer_carries_its_orientation_and_older_results_read_it_from_the_note(tmp_path):
+    # The review page turns a thumbnail as the match did, from a field, not
+    # from the words of the note; a matches.json written before the field
+    # existed gets it from the note's first words.
+    from photomatch.decision import DEFAULT_POLICY, decide
+    from photomatch.evidence import Evidence
+    from photomatch.results import MatchRun, SetInfo, read_json, write_json
+
+    turned = decide(Evidence("s", "/t/a.jpg", "rotated 90°", (), ()), DEFAULT_POLICY)
+    upright = decide(Evidence("s", "/t/b.jpg", "upright", (), ()), DEFAULT_POLICY)
+    assert (turned.orientation, upright.orientation) == ("rotated 90°", "upright")
+    run = MatchRun("/album", "/i.sqlite", (SetInfo("s", "/t"),), (turned, upright))
+    path = tmp_path / "matches.json"
+    write_json(run, str(path))
+    assert [r.orientation for r in read_json(str(path)).results] == ["rotated 90°", "upright"]
+    old = json.loads(path.read_text())
+    for r in old["results"]:
+        del r["orientation"]
+    path.write_text(json.dumps(old))
+    assert [r.orientation for r in read_json(str(path)).results] == ["rotated 90°", "upright"]
 
 
 def test_where_words():

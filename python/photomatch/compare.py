@@ -4,7 +4,7 @@ from the original at a size that shows detail, and how the two differ.
 Everything is made in memory on demand (by ``review_server``) from photomatch's
 own decode and alignment: the thumbnail is decoded as the match decoded it
 (``hashing.load_grey``'s size, its frame trimmed by ``hashing.trim_border``,
-turned as the answer's note says), located in the candidate with
+turned as the answer's ``orientation`` says), located in the candidate with
 ``verify.align``, and that window mapped back onto the original, which is
 decoded again (shrink-on-load, upright) just large enough for the window to be
 ``REGION_SIZE`` pixels on its long side. Nothing is written anywhere; the album
@@ -38,7 +38,7 @@ MAX_DECODE = 6000
 #: ``|difference| * 255 / DIFF_FULL``.
 DIFF_FULL = 64.0
 JPEG_QUALITY = 85
-#: How the answer's note names a turn of the thumbnail (``matching.ORIENTATIONS``),
+#: The turns of the thumbnail (``matching.ORIENTATIONS``),
 #: and how to turn it that way: a pyvips method on the image.
 _TURNS = {
     "rotated 90°": ("rot270", 1),
@@ -114,9 +114,9 @@ def hashing_reason(exc: pyvips.Error) -> str:
     return lines[0].strip()[:300] if lines else "cannot be decoded"
 
 
-def turn_of(note: str) -> str:
-    """The thumbnail's turn named in an answer's note ("" when upright)."""
-    return next((t for t in _TURNS if note.startswith(f"thumbnail {t}")), "")
+def turn_of(orientation: str) -> str:
+    """The thumbnail's turn for an answer's ``orientation`` ("" when upright)."""
+    return orientation if orientation in _TURNS else ""
 
 
 def _srgb(image: pyvips.Image) -> pyvips.Image:
@@ -254,13 +254,15 @@ def where_words(x: float, y: float, w: float, h: float) -> str:
     return f"a crop of {share}% of the photo, {place}"
 
 
-def compare(query: str, candidate: str, note: str = "", size: int = REGION_SIZE) -> Comparison:
+def compare(
+    query: str, candidate: str, orientation: str = "upright", size: int = REGION_SIZE
+) -> Comparison:
     """Compare thumbnail ``query`` with album file ``candidate`` (see the module doc).
 
-    ``note`` is the answer's note (it names a turn of the thumbnail). Raises
-    ``DecodeError`` when either file cannot be decoded.
+    ``orientation`` is the answer's (``QueryResult.orientation``: how the match
+    turned the thumbnail). Raises ``DecodeError`` when either file cannot be decoded.
     """
-    turn = turn_of(note)
+    turn = turn_of(orientation)
     try:
         thumb_image, thumb = thumbnail_image(query, turn)
     except pyvips.Error as exc:  # pixels are decoded lazily: a cut file fails here

@@ -366,6 +366,7 @@ def decide(ev: Evidence, p: Policy, exposure_offset: float | None = None) -> Que
             note=_join(note, reason.text),
             confidence=None if conf is None else round(conf, 4),
             reason=reason.value,
+            orientation=ev.orientation,
         )
 
     if not live:

@@ -135,6 +135,9 @@ class QueryResult:
     #: made on the review page holds it too, so it never applies to another file
     #: that later takes the same name.
     query_sha256: str = ""
+    #: How the thumbnail was turned to find the answer (``matching.ORIENTATIONS``:
+    #: "upright", "rotated 90°", ..., "mirrored"); the review page turns it alike.
+    orientation: str = "upright"
 
 
 @dataclass(frozen=True)
@@ -310,6 +313,7 @@ def read_json(path: str) -> MatchRun:
             confidence=r.get("confidence"),
             reason=r.get("reason", ""),
             query_sha256=r.get("query_sha256", ""),
+            orientation=r.get("orientation") or _orientation_in(r.get("note", "")),
         )
         for r in data["results"]
     )
@@ -324,6 +328,15 @@ def read_json(path: str) -> MatchRun:
         pixel_checks=data.get("pixel_checks", 0),
         pixel_check_s=data.get("pixel_check_s", 0.0),
     )
+
+
+def _orientation_in(note: str) -> str:
+    """The turn that a ``matches.json`` written before ``orientation`` was a field
+    named at the start of its note ("thumbnail rotated 90°; ..."), else upright."""
+    for turn in ("rotated 90°", "rotated 180°", "rotated 270°", "mirrored"):
+        if note.startswith(f"thumbnail {turn}"):
+            return turn
+    return "upright"
 
 
 def results_paths(out_dir: str) -> tuple[str, str]:

@@ -126,7 +126,7 @@ class ReviewTools:
     def comparison(self, params: Mapping[str, list[str]]) -> compare_mod.Comparison:
         i, result, path = self.target(params)
         return self._comparisons.get(
-            (i, path), lambda: compare_mod.compare(result.query, path, result.note)
+            (i, path), lambda: compare_mod.compare(result.query, path, result.orientation)
         )
 
     def compare_info(self, params: Mapping[str, list[str]]) -> dict[str, Any]:
