@@ -143,29 +143,29 @@ class Policy:
     #: one capture's noise) at least this well, where it can be measured.
     grain_detail_min: float = 0.2
     #: The confidence model: one weight per ``FEATURES`` entry, fitted on the
-    #: training albums of benches/README.md (seeds 101-103, 201-203) by
-    #: ``python benches/calibrate.py fit`` (ridge 0.01; see there and README
-    #: "Accuracy").
+    #: training albums of benches/README.md (seeds 101-103, 201-203, with hash
+    #: version 5's views) by ``python benches/calibrate.py fit`` (ridge 0.01;
+    #: see there and README "Accuracy").
     weights: tuple[float, ...] = (
-        -1.087,  # bias
-        0.247,  # ncc
-        4.381,  # detail
-        3.741,  # local_detail
-        -2.662,  # shift
-        0.217,  # burst_shift
-        -0.917,  # crop
-        -2.113,  # burst
-        0.532,  # burst_crop
-        -1.206,  # exposure
-        1.284,  # second_look
-        -3.885,  # distance
-        0.846,  # contrast
-        0.754,  # lean
+        -0.617,  # bias
+        0.274,  # ncc
+        5.083,  # detail
+        3.813,  # local_detail
+        -3.959,  # shift
+        0.73,  # burst_shift
+        -1.209,  # crop
+        -2.989,  # burst
+        0.479,  # burst_crop
+        -1.239,  # exposure
+        -2.613,  # second_look
+        -3.839,  # distance
+        0.803,  # contrast
+        0.661,  # lean
     )
     #: ``matched`` from this confidence up: the lowest threshold at which the
     #: training albums' matches were all right and the model expected at most
     #: 0.2% of them wrong (``calibrate.py fit``).
-    match_confidence: float = 0.97
+    match_confidence: float = 0.98
     #: ``ambiguous`` (worth a person's look) when the plausible groups together
     #: reach this confidence (one of them is probably the original); below,
     #: ``unmatched``. A reviewer's budget, not fitted.
