@@ -180,11 +180,19 @@ def gather_evidence(
     and, when upright finds nothing (decided without the run's exposure
     offset, which is not known yet) and a turn came closer in hash, turned."""
     files: dict[str, int] = {}
-    searched = _search(album, queries, policy, files)
+    searched, wide = _search(album, queries, policy, files)
     rows = album.hashes.shape[0]
-    checker = Checker(
-        loader, policy, album, files, lambda row, k: _candidates(album, row, min(k, rows), files)[0]
-    )
+
+    def search(row: np.ndarray, k: int) -> list[Candidate]:
+        # The second look's wider ranking of an upright thumbnail came with the
+        # first search, in one batch: a search of its own for each thumbnail
+        # that needs one costs a pass over every album row.
+        found = wide.get(row.tobytes()) if k == policy.second_look_rows else None
+        if found is not None:
+            return _as_files(album, *found, files)
+        return _candidates(album, row, min(k, rows), files)[0]
+
+    checker = Checker(loader, policy, album, files, search)
     turns = dict(ORIENTATIONS)
 
     def one(work: tuple[QueryImage, list[tuple[str, list[Candidate]]]]) -> list[Evidence]:
@@ -218,13 +226,25 @@ def _row(grey: np.ndarray) -> np.ndarray:
 
 def _search(
     album: AlbumArrays, queries: Sequence[QueryImage], policy: Policy, files: dict[str, int]
-) -> list[list[tuple[str, list[Candidate]]]]:
+) -> tuple[list[list[tuple[str, list[Candidate]]]], dict[bytes, tuple[np.ndarray, np.ndarray]]]:
     """Per query, the orientations to check, in order, each with its candidate
     files (nearest first): upright, then the turn or mirror that came closest
-    when upright found nothing close."""
+    when upright found nothing close; and, by upright hash row, its
+    ``second_look_rows`` nearest view rows and their distances (for the second
+    look). The kernel orders rows by distance, then row, so the candidates'
+    ``rows_per_query`` rows are the first of those: one search gives both."""
     k = min(policy.rows_per_query, album.hashes.shape[0])
+    k_wide = min(max(k, policy.second_look_rows), album.hashes.shape[0])
     rows = np.ascontiguousarray(np.concatenate([q.row for q in queries]), dtype=np.uint64)
-    found = _candidates(album, rows, k, files)
+    indices, distances = hamming_topk(rows, album.hashes, k_wide)
+    found = [
+        _as_files(album, ids[:k], dists[:k], files)
+        for ids, dists in zip(indices, distances, strict=True)
+    ]
+    wide = {
+        q.row.tobytes(): (ids, dists)
+        for q, ids, dists in zip(queries, indices, distances, strict=True)
+    }
     out = [[(ORIENTATIONS[0][0], c)] for c in found]
     far = [i for i, c in enumerate(found) if not c or c[0].distance > policy.rotate_above]
     best: dict[int, tuple[str, list[Candidate]]] = {}
@@ -238,7 +258,7 @@ def _search(
                     best[i] = (name, cands)
     for i, option in best.items():
         out[i].append(option)
-    return out
+    return out, wide
 
 
 def _candidates(
@@ -246,15 +266,22 @@ def _candidates(
 ) -> list[list[Candidate]]:
     """Each row's nearest album files, nearest first; ``files`` learns their indices."""
     indices, distances = hamming_topk(np.ascontiguousarray(rows), album.hashes, k)
-    result = []
-    for row_ids, dists in zip(indices.tolist(), distances.tolist(), strict=True):
-        best: dict[int, Candidate] = {}
-        for row, dist in zip(row_ids, dists, strict=True):
-            file = int(album.row_file[row])
-            if file not in best:
-                view = hashing.VIEW_NAMES[int(album.row_view[row])]
-                best[file] = Candidate(album.path(file), int(dist), view)
-                if files is not None:
-                    files[best[file].path] = file
-        result.append(list(best.values()))
-    return result
+    return [
+        _as_files(album, ids, dists, files) for ids, dists in zip(indices, distances, strict=True)
+    ]
+
+
+def _as_files(
+    album: AlbumArrays, indices: np.ndarray, distances: np.ndarray, files: dict[str, int] | None
+) -> list[Candidate]:
+    """Album view rows (nearest first) collapsed to their files, each at its
+    nearest view; ``files`` learns their indices."""
+    best: dict[int, Candidate] = {}
+    for row, dist in zip(indices.tolist(), distances.tolist(), strict=True):
+        file = int(album.row_file[row])
+        if file not in best:
+            view = hashing.VIEW_NAMES[int(album.row_view[row])]
+            best[file] = Candidate(album.path(file), int(dist), view)
+            if files is not None:
+                files[best[file].path] = file
+    return list(best.values())
