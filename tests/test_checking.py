@@ -129,3 +129,27 @@ def test_a_file_joins_a_group_only_as_one_capture_with_every_member(album, monke
 
     groups = check._group([fit("f2", 0.99), fit("f1", 0.98), fit("f3", 0.97)])
     assert [[m.path for m in g.members] for g in groups] == [["f2", "f1"], ["f3"]]
+
+
+def test_decoded_candidates_are_kept_within_a_byte_budget(album, monkeypatch):
+    # A file that comes up again is not decoded again while it fits the budget;
+    # past it the least recently used go first, and the budget holds.
+    from photomatch import checking
+
+    calls: list[str] = []
+
+    def loader(name: str) -> np.ndarray:
+        calls.append(name)
+        return album[name]
+
+    check = Checker(loader, Policy(), None, {})  # type: ignore[arg-type]
+    for name in ("coffee", "chelsea", "coffee", "chelsea"):
+        assert check._grey(name) is album[name]
+    assert calls == ["coffee", "chelsea"]
+    budget = sum(album[n].nbytes for n in ("coffee", "chelsea", "astronaut")) - 1
+    monkeypatch.setattr(checking, "DECODE_CACHE_BYTES", budget)
+    check._grey("astronaut")  # over the budget: the least recently used (coffee) goes
+    assert check._decoded_bytes <= budget
+    check._grey("chelsea")
+    check._grey("coffee")
+    assert calls == ["coffee", "chelsea", "astronaut", "coffee"]
