@@ -62,6 +62,19 @@ def test_ties_come_out_in_album_order(words):
     np.testing.assert_array_equal(indices[0], np.flatnonzero((album == pool[0]).all(axis=1))[:10])
 
 
+def test_a_smaller_k_is_a_prefix_of_a_larger_one():
+    # matching takes the candidates' rows and the second look's wider ranking
+    # from one search: the k nearest must be the first k of the 8k nearest,
+    # ties at the cut included.
+    rng = np.random.default_rng(7)
+    album = (rng.integers(0, 4, size=(5000, 2)) * 0x1111).astype(np.uint64)  # many ties
+    queries = album[rng.integers(0, 5000, size=40)].copy()
+    small_idx, small_dist = hamming_topk(queries, album, 64)
+    wide_idx, wide_dist = hamming_topk(queries, album, 512)
+    assert np.array_equal(wide_idx[:, :64], small_idx)
+    assert np.array_equal(wide_dist[:, :64], small_dist)
+
+
 def test_sparse_bits_many_equal_distances():
     rng = np.random.default_rng(8)
     album = random_hashes(rng, 3000, 2) & random_hashes(rng, 3000, 2) & random_hashes(rng, 3000, 2)
