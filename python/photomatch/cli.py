@@ -73,6 +73,22 @@ progress_option = click.option(
 )
 
 
+def _index_on_cluster(
+    album: str,
+    scheduler: str,
+    index_path: str | None,
+    rebuild: bool,
+    progress: bool,
+    no_previews: bool,
+) -> IndexReport:
+    """``index`` or ``match`` with ``--scheduler``: the album hashed on Dask workers."""
+    from . import cluster  # Dask only when asked for
+
+    return cluster.index_album(
+        album, scheduler, index_path, rebuild=rebuild, progress=progress, previews=not no_previews
+    )
+
+
 def _show_progress(progress: bool | None, quiet: bool) -> bool:
     """Progress bars: as ``--progress/--no-progress`` says, else when stderr is a
     terminal and ``-q`` is not given (a log file or a pipe gets no bar fragments)."""
@@ -119,15 +135,8 @@ def index_cmd(
 ) -> None:
     """Build or refresh the index of ALBUM (only new or changed files are decoded)."""
     if scheduler is not None:
-        from . import cluster  # Dask only when asked for
-
-        report = cluster.index_album(
-            album,
-            scheduler,
-            index_path,
-            rebuild=rebuild,
-            progress=_show_progress(progress, quiet),
-            previews=not no_previews,
+        report = _index_on_cluster(
+            album, scheduler, index_path, rebuild, _show_progress(progress, quiet), no_previews
         )
     else:
         report = api.index_album(
@@ -198,18 +207,11 @@ def match_cmd(
     """Match the thumbnails in each THUMBS folder (one set per folder) against ALBUM."""
     clustered = None
     if scheduler is not None:
-        from . import cluster  # Dask only when asked for
-
         # The cluster brings the index up to date first; the match below then finds
         # nothing new to hash (its pixel check runs here, on this machine's cores).
         outdir.check_paths(album, thumbs, out)
-        clustered = cluster.index_album(
-            album,
-            scheduler,
-            index_path,
-            rebuild=rebuild,
-            progress=_show_progress(progress, quiet),
-            previews=not no_previews,
+        clustered = _index_on_cluster(
+            album, scheduler, index_path, rebuild, _show_progress(progress, quiet), no_previews
         )
         rebuild = False
     run, report, published = api.match_and_publish(

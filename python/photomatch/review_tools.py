@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 from . import compare as compare_mod
 from . import export as export_mod
 from . import hashing
-from .album_search import AlbumCatalog, HashTable, thumbnail_row
+from .album_search import AlbumCatalog, Found, HashTable, Near, thumbnail_row
 from .capture import read_capture
 from .results import Decision, MatchRun, QueryResult, check_decisions
 from .review import PREVIEW_QUALITY, PREVIEW_SIZE
@@ -164,26 +164,22 @@ class ReviewTools:
         row = thumbnail_row(result.query)
         with self._hash_lock:  # one load of the index at a time
             near = self._hashes.nearest(row)
-        files = []
-        for n in near:
-            item = n.as_dict()
-            item.update(self._capture(n.path))
-            item["rel"] = n.rel
-            files.append(item)
-        return {"files": files}
+        return {"files": [self._listed(n) for n in near]}
 
     def search(self, params: Mapping[str, list[str]]) -> dict[str, Any]:
         args = {k: _one(params, k, "")[:200] for k in ("name", "folder", "from", "to")}
         if not any(args.values()):
             raise ValueError("give a file name, a folder or a date")
         found, more = self.catalog.search(args["name"], args["folder"], args["from"], args["to"])
-        rows = []
-        for f in found:
-            row = f.as_dict()
-            row.update(self._capture(f.path))
-            row["rel"] = f.rel
-            rows.append(row)
-        return {"files": rows, "more": more}
+        return {"files": [self._listed(f) for f in found], "more": more}
+
+    def _listed(self, found: Found | Near) -> dict[str, Any]:
+        """An album file the page lists (a search result or a nearest file): what
+        it is, its capture, and its path relative to the album."""
+        item: dict[str, Any] = found.as_dict()
+        item.update(self._capture(found.path))
+        item["rel"] = found.rel
+        return item
 
     def album_preview(self, params: Mapping[str, list[str]]) -> bytes:
         path = self.album_file(_one(params, "file"))
