@@ -1,14 +1,23 @@
-//! photomatch's native core: Hamming top-k search over packed bit hashes, and
-//! the area resize under the pixel check.
+//! photomatch's native core: Hamming top-k search over packed bit hashes, the
+//! area resize under the pixel check, and the embedded-preview indexing path
+//! (header, EXIF, preview decode, views and dHash rows, without the GIL).
 //!
-//! The kernels in [`hamming`] and [`resize`] are plain Rust (tested with `cargo test`); the
+//! The kernels in [`hamming`], [`resize`], [`preview`] (with `jpeg_header`,
+//! `jpeg_decode`) and [`dhash`] are plain Rust (tested with `cargo test`); the
 //! Python bindings live in `py` and are only built with the `python` feature,
 //! which maturin enables.
 
+mod dhash;
 mod hamming;
+mod jpeg_decode;
+mod jpeg_header;
+mod preview;
 mod resize;
 
 pub use hamming::{hamming_distances, hamming_topk, hamming_topk_shards, KernelError, MAX_WORDS};
+pub use preview::{
+    hash_album_grey, preview_hash, preview_hashes, read_preview, Grey, PreviewHashes, PreviewLimits,
+};
 pub use resize::{area_resize, ResizeError, MAX_VALUES};
 
 #[cfg(feature = "python")]

@@ -12,8 +12,11 @@ use numpy::prelude::*;
 use numpy::{dtype, PyArray2, PyReadonlyArray2, PyUntypedArray};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
+use pyo3::types::PyBytes;
+use std::path::PathBuf;
 
 use crate::hamming::{self, KernelError};
+use crate::preview::{self, PreviewLimits};
 use crate::resize::{self, ResizeError};
 
 impl From<KernelError> for PyErr {
@@ -251,6 +254,77 @@ fn area_resize<'py>(
     into_2d(py, (out_h, out_w), out)
 }
 
+/// One file's preview hashes as returned to Python: the rows as little-endian
+/// uint64 bytes (as the index stores them), the view ids, width, height.
+type PreviewRow<'py> = (Bound<'py, PyBytes>, Bound<'py, PyBytes>, usize, usize);
+
+/// The embedded EXIF preview of each JPEG in `paths`, hashed as
+/// `hashing.hash_grey(preview, album=True)` would hash what
+/// `preview.read_preview(path, max_pixels, box_size)` returns, or None where
+/// this path declines the file (the caller runs the Python path for it).
+///
+/// Returns a list, one item per path: None, or (rows, view_ids, width,
+/// height) with rows the (V, 2) uint64 rows as V * 16 little-endian bytes and
+/// view_ids V bytes. Files are only read. `threads`: 0 uses the rayon pool of
+/// the other kernels, 1 the calling thread, n a pool of n threads. Raises
+/// ValueError for invalid limits. Releases the GIL while it runs.
+#[pyfunction]
+#[pyo3(signature = (
+    paths, *, max_pixels, max_preview_pixels, box_size, aspect_tolerance, band_deviation,
+    min_short_side, min_long_side, threads=0
+))]
+#[allow(clippy::too_many_arguments)]
+fn preview_hashes<'py>(
+    py: Python<'py>,
+    paths: Vec<PathBuf>,
+    max_pixels: u64,
+    max_preview_pixels: u64,
+    box_size: u32,
+    aspect_tolerance: f64,
+    band_deviation: f64,
+    min_short_side: usize,
+    min_long_side: usize,
+    threads: usize,
+) -> PyResult<Vec<Option<PreviewRow<'py>>>> {
+    if box_size == 0 {
+        return Err(value_error("box_size must be at least 1, got 0".into()));
+    }
+    for (name, value) in [
+        ("aspect_tolerance", aspect_tolerance),
+        ("band_deviation", band_deviation),
+    ] {
+        if !(value.is_finite() && value >= 0.0) {
+            return Err(value_error(format!(
+                "{name} must be a finite number >= 0, got {value}"
+            )));
+        }
+    }
+    let limits = PreviewLimits {
+        max_pixels,
+        max_preview_pixels,
+        box_size,
+        aspect_tolerance,
+        band_deviation,
+        min_short_side,
+        min_long_side,
+    };
+    let found = py.detach(|| preview::preview_hashes(&paths, &limits, threads));
+    Ok(found
+        .into_iter()
+        .map(|item| {
+            item.map(|h| {
+                let rows: Vec<u8> = h.rows.iter().flat_map(|w| w.to_le_bytes()).collect();
+                (
+                    PyBytes::new(py, &rows),
+                    PyBytes::new(py, &h.view_ids),
+                    h.width,
+                    h.height,
+                )
+            })
+        })
+        .collect())
+}
+
 /// Number of threads in the rayon pool the kernels run on (set it with the
 /// RAYON_NUM_THREADS environment variable before the first call).
 #[pyfunction]
@@ -274,6 +348,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(hamming_topk_shards, m)?)?;
     m.add_function(wrap_pyfunction!(hamming_distances, m)?)?;
     m.add_function(wrap_pyfunction!(area_resize, m)?)?;
+    m.add_function(wrap_pyfunction!(preview_hashes, m)?)?;
     m.add_function(wrap_pyfunction!(rayon_threads, m)?)?;
     Ok(())
 }

@@ -4,6 +4,7 @@ A hash of ``64 * W`` bits is stored as one row of ``W`` ``uint64`` words, so a
 set of hashes is a C-contiguous ``uint64`` array of shape ``(rows, W)``.
 """
 
+import os
 from collections.abc import Sequence
 
 import numpy as np
@@ -106,6 +107,37 @@ def area_resize(
             positive finite number, or the output would be too large.
 
     The GIL is released while the kernel runs.
+    """
+
+def preview_hashes(
+    paths: Sequence[str | os.PathLike[str]],
+    *,
+    max_pixels: int,
+    max_preview_pixels: int,
+    box_size: int,
+    aspect_tolerance: float,
+    band_deviation: float,
+    min_short_side: int,
+    min_long_side: int,
+    threads: int = 0,
+) -> list[tuple[bytes, bytes, int, int] | None]:
+    """The embedded EXIF preview of each JPEG in ``paths``, hashed for the album.
+
+    The rows ``hashing.hash_grey(preview.read_preview(path, max_pixels,
+    box_size), album=True)`` gives, or None where this path declines the file
+    (no preview, or anything it is not sure to read as Pillow does; the caller
+    then runs the Python path). Files are only read, and only their headers.
+
+    Returns:
+        One item per path: None, or ``(rows, view_ids, width, height)``: the
+        ``(V, 2)`` uint64 rows as ``V * 16`` little-endian bytes, ``V`` view ids
+        (indices into ``hashing.VIEW_NAMES``), the upright preview's size.
+
+    Raises:
+        ValueError: ``box_size`` is 0, or a tolerance is negative or not finite.
+
+    The GIL is released while it runs; ``threads`` 0 uses the rayon pool of the
+    other kernels, 1 the calling thread, n a pool of n threads.
     """
 
 def rayon_threads() -> int:

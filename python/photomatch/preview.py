@@ -23,6 +23,14 @@ milliseconds, where the 12-MP picture takes several hundred (``heif``). The same
 rules apply: turned upright (``heif.stored_thumbnail``), bands removed, aspect
 checked against the picture's, every answer confirmed on the real pixels.
 
+Indexing reads JPEG previews in batches without Python (``hash_jpeg_previews``:
+``photomatch._core.preview_hashes``, rust/preview.rs): header, EXIF, preview
+decode (libjpeg-turbo, as Pillow), bands, orientation and the hash rows, on all
+cores, with the GIL released. It accepts a preview only where it is sure
+``read_preview`` would, with the same pixels, hence the same rows; a file it
+declines goes through ``read_preview`` (and, declined there too, the decode)
+as before. HEIF thumbnails stay on the Python path.
+
 A camera RAW's embedded JPEG preview is not a fast path here: it is what
 photomatch takes for the RAW's pixels everywhere (``raw``), so the decode itself
 reads it, with or without previews, and the pixel check sees the same picture.
@@ -35,13 +43,14 @@ import os
 import stat
 import threading
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import numpy as np
 from PIL import ExifTags, Image, JpegImagePlugin
 
-from . import heif
+from . import _core, heif
 
 #: Extensions whose files may carry an EXIF preview photomatch reads (lower case).
 JPEG_EXTENSIONS = frozenset({".jpg", ".jpeg", ".jpe", ".jfif"})
@@ -98,6 +107,54 @@ def _quiet_exif() -> Iterator[None]:
 def has_preview_extension(path: str) -> bool:
     ext = os.path.splitext(path)[1].lower()
     return ext in JPEG_EXTENSIONS or ext in HEIF_EXTENSIONS
+
+
+@dataclass(frozen=True)
+class PreviewRows:
+    """The hash rows of one file's embedded preview, as the index stores them.
+
+    ``rows`` is the ``(V, WORDS)`` uint64 rows as little-endian bytes,
+    ``view_ids`` one byte per view (indices into ``hashing.VIEW_NAMES``),
+    ``width``/``height`` the upright preview's size (bands removed), in pixels.
+    """
+
+    rows: bytes
+    view_ids: bytes
+    width: int
+    height: int
+
+
+def hash_jpeg_previews(
+    paths: Sequence[str], max_pixels: int, box: int, threads: int = 0
+) -> list[PreviewRows | None]:
+    """The album hash rows of each JPEG's embedded EXIF preview, or None per file.
+
+    The same rows as ``hashing.hash_grey(read_preview(path, max_pixels, box),
+    album=True)``, computed in Rust for the whole batch with the GIL released
+    (``threads``: 0 every core, as the search kernels; n that many). None where
+    the native path declines a file: not a JPEG name, no preview, or anything it
+    is not sure to read exactly as ``read_preview`` does; the caller then runs
+    ``read_preview`` for that file, which decides as it always has.
+    """
+    todo = [i for i, p in enumerate(paths) if os.path.splitext(p)[1].lower() in JPEG_EXTENSIONS]
+    out: list[PreviewRows | None] = [None] * len(paths)
+    if not todo:
+        return out
+    found = _core.preview_hashes(
+        [paths[i] for i in todo],
+        max_pixels=max_pixels,
+        max_preview_pixels=MAX_PREVIEW_PIXELS,
+        box_size=box,
+        aspect_tolerance=ASPECT_TOLERANCE,
+        band_deviation=BAND_DEVIATION,
+        min_short_side=MIN_SHORT_SIDE,
+        min_long_side=MIN_LONG_SIDE,
+        threads=threads,
+    )
+    for i, item in zip(todo, found, strict=True):
+        if item is not None:
+            out[i] = PreviewRows(*item)
+    return out
 
 
 def read_preview(path: str, max_pixels: int, box: int) -> np.ndarray | None:
