@@ -153,3 +153,39 @@ def test_decoded_candidates_are_kept_within_a_byte_budget(album, monkeypatch):
     check._grey("chelsea")
     check._grey("coffee")
     assert calls == ["coffee", "chelsea", "astronaut", "coffee"]
+
+
+def test_two_still_frames_are_two_captures_whatever_the_sign_of_their_grain():
+    # Two exposures of one still scene (a tripod, nothing moved), as a camera
+    # saves them (1350 px, a noise each): alike at the check's size, where the
+    # noise averages away; near their own size their grain correlates at about
+    # zero, on either side of it. A negative score is two captures, not
+    # "can't tell"; an edit of one frame keeps its grain.
+    scene = sample_image("chelsea").colourspace("b-w")[0].resize(3.0)
+
+    def saved(image: pyvips.Image) -> np.ndarray:
+        return hashing.grey_from_image(
+            pyvips.Image.new_from_buffer(image.jpegsave_buffer(Q=92), "")
+        )
+
+    def exposure(seed: int) -> pyvips.Image:
+        noise = pyvips.Image.gaussnoise(scene.width, scene.height, sigma=4.0, seed=seed)
+        return (scene + noise).cast("uchar")
+
+    first = exposure(1)
+    grain = {"first": saved(first), "second": saved(exposure(2))}
+    grain["edit"] = saved((first * 1.06 + 4).cast("uchar"))
+    checked = {name: verify.area_resize(g, 300, 450).astype(np.uint8) for name, g in grain.items()}
+    assert verify.same_photo(checked["first"], checked["second"])  # what the grain test is for
+    assert verify.grain_detail(grain["first"], grain["second"]) < 0
+    check = Checker(checked.__getitem__, Policy(), None, {}, grain_loader=grain.__getitem__)  # type: ignore[arg-type]
+    assert not check.same_capture("first", "second")
+    assert check.same_capture("first", "edit")
+
+
+def test_grain_that_cannot_be_told_is_nan_and_leaves_the_look_alike_verdict():
+    flat = np.full((300, 400), 128, dtype=np.uint8)
+    assert np.isnan(verify.grain_detail(flat, flat.copy()))
+    frames = {"a": flat, "b": flat.copy()}
+    check = Checker(frames.__getitem__, Policy(), None, {}, grain_loader=frames.__getitem__)  # type: ignore[arg-type]
+    assert check._same_grain("a", "b")

@@ -211,7 +211,8 @@ class Checker:
             grain = verify.grain_detail(self.grain_loader(a), self.grain_loader(b))
         except (DecodeError, OSError):
             return True  # both decoded for the check: the look-alike verdict stands
-        return grain < 0 or grain >= self.policy.grain_detail_min
+        # NaN: too few tiles with detail to tell; the look-alike verdict stands.
+        return math.isnan(grain) or grain >= self.policy.grain_detail_min
 
     def _burst_siblings(self, path: str) -> tuple[str, ...]:
         """Other album files whose full frame is within ``burst_bits`` of ``path``'s."""

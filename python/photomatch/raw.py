@@ -58,7 +58,8 @@ MISSING = (
 )
 #: A preview is used when its long side reaches this many pixels, or half the
 #: sensor's long side (what the half-size decode would give), whichever is less:
-#: 1024 px is the largest decode any check asks for (``verify.GRAIN_SIZE``).
+#: 1024 px is the largest decode the pixel check and the review page ask for
+#: (the grain test, ``verify.GRAIN_SIZE``, compares at the smaller file's size).
 MIN_PREVIEW_SIDE = 1024
 #: How far the preview's aspect may stray from the sensor's (as
 #: ``preview.ASPECT_TOLERANCE``): a camera crops a few pixels of margin off the

@@ -19,6 +19,7 @@ burst sibling, shifted by a few percent, does not fit. This module measures;
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -572,31 +573,37 @@ def capture_detail(a: np.ndarray, b: np.ndarray) -> float:
     fb = area_resize(b, *shape).astype(np.float64)
     # A tile with too little detail (a flat one, or a dark one whose detail an
     # edit has quantised away) is not compared.
-    return _lowest_tile(fa, fb, _fine_detail(fa), _fine_detail(fb), _TILE_DETAIL)
+    lowest = _lowest_tile(fa, fb, _fine_detail(fa), _fine_detail(fb), _TILE_DETAIL)
+    return -1.0 if math.isnan(lowest) else lowest
 
 
 def _lowest_tile(
-    fa: np.ndarray, fb: np.ndarray, da: np.ndarray, db: np.ndarray, min_std: float
+    fa: np.ndarray,
+    fb: np.ndarray,
+    da: np.ndarray,
+    db: np.ndarray,
+    min_std: float,
+    tiles: int = _TILES,
 ) -> float:
-    """The lowest correlation of details ``da`` and ``db`` over ``_TILES`` x
-    ``_TILES`` tiles of frames ``fa`` and ``fb`` (one shape), counting only the
+    """The lowest correlation of details ``da`` and ``db`` over ``tiles`` x
+    ``tiles`` tiles of frames ``fa`` and ``fb`` (one shape), counting only the
     pixels clipped in neither, in tiles where a quarter or more are and both
-    details vary by ``min_std`` or more; -1 when fewer than three tiles count."""
+    details vary by ``min_std`` or more; NaN when fewer than three tiles count."""
     lo, hi = _UNCLIPPED
     keep = (fa > lo) & (fa < hi) & (fb > lo) & (fb < hi)
     h, w = fa.shape
     scores = []
-    for i in range(_TILES):
-        ys = slice(i * h // _TILES, (i + 1) * h // _TILES)
-        for j in range(_TILES):
-            xs = slice(j * w // _TILES, (j + 1) * w // _TILES)
+    for i in range(tiles):
+        ys = slice(i * h // tiles, (i + 1) * h // tiles)
+        for j in range(tiles):
+            xs = slice(j * w // tiles, (j + 1) * w // tiles)
             k = keep[ys, xs]
             if k.mean() < 0.25:
                 continue
             ta, tb = da[ys, xs][k], db[ys, xs][k]
             if ta.std() >= min_std and tb.std() >= min_std:
                 scores.append(_correlation(ta, tb))
-    return min(scores) if len(scores) >= 3 else -1.0
+    return min(scores) if len(scores) >= 3 else float("nan")
 
 
 def _frame_correlation(a: np.ndarray, b: np.ndarray) -> float:
@@ -669,11 +676,18 @@ def contrast(query: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[float, fl
 
 
 #: Long side, at most, at which ``grain_detail`` compares two album files: near
-#: a camera file's own pixels, where each capture carries its own noise.
-GRAIN_SIZE = 1024
+#: a camera file's own pixels, where each capture carries its own noise (a
+#: 12-MP file at half its size; shrinking further averages the noise away
+#: while the scene's own fine texture stays).
+GRAIN_SIZE = 2048
 #: Standard deviation (grey levels) of the finest detail a tile needs to be
 #: compared by ``grain_detail``.
 _GRAIN_DETAIL = 0.5
+#: Tiles per side in ``grain_detail``: small tiles, so that the flattest of them
+#: (a patch of sky, a wall), where the noise outweighs the scene's texture, is
+#: compared on its own rather than averaged with texture, which two frames of
+#: a still scene share.
+GRAIN_TILES = 16
 
 
 def load_grain(path: str) -> np.ndarray:
@@ -683,19 +697,22 @@ def load_grain(path: str) -> np.ndarray:
 
 
 def grain_detail(a: np.ndarray, b: np.ndarray) -> float:
-    """The lowest correlation, tile by tile, of the finest detail (each pixel
-    less its 3 x 3 mean) of two grey frames of one aspect, compared at the
-    smaller one's size; -1 when fewer than three tiles have detail to compare.
+    """The lowest correlation, tile by tile (``GRAIN_TILES`` a side), of the
+    finest detail (each pixel less its 3 x 3 mean) of two grey frames of one
+    aspect, compared at the smaller one's size; NaN when fewer than three tiles
+    have detail to compare (a correlation can itself be negative).
 
     One capture carries one noise: an edited, re-saved or resized copy keeps
     its original's grain, while two frames of a burst, however still the
     camera and the scene, were two exposures with two noises. At a few hundred
     pixels the grain is averaged away and tripod frames can look like one
     capture (``capture_detail``); near the files' own size they do not. On the
-    benchmark albums (seeds 101-103, 201-203) edited copies scored 0.26 and up,
-    the frames of bursts that ``same_photo`` took for one capture 0.12 at most."""
+    training albums (``benches/grain_pairs.py``) edited copies scored 0.16 and
+    up against their originals, pairs of tripod-burst frames 0.09 at most."""
     if a.shape[0] * a.shape[1] > b.shape[0] * b.shape[1]:
         a, b = b, a
     fa = a.astype(np.float64)
     fb = (b if b.shape == a.shape else area_resize(b, *a.shape)).astype(np.float64)
-    return _lowest_tile(fa, fb, _fine_detail(fa, 1), _fine_detail(fb, 1), _GRAIN_DETAIL)
+    return _lowest_tile(
+        fa, fb, _fine_detail(fa, 1), _fine_detail(fb, 1), _GRAIN_DETAIL, GRAIN_TILES
+    )
