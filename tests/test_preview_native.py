@@ -15,13 +15,15 @@ from __future__ import annotations
 
 import os
 import random
+import sqlite3
 import sys
 
 import numpy as np
 import pytest
 import pyvips
 
-from photomatch import demo, hashing, preview
+from photomatch import demo, hashing, index, preview
+from photomatch.index import AlbumIndex
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "benches"))
 import _photos  # noqa: E402  (the benchmarks' camera-style EXIF writer)
@@ -354,3 +356,36 @@ def test_invalid_limits_are_refused():
             min_short_side=60,
             min_long_side=120,
         )
+
+
+def _index_rows(path: str) -> list[tuple[object, ...]]:
+    with sqlite3.connect(path) as db:
+        return sorted(db.execute("SELECT * FROM files"))
+
+
+def test_the_index_is_the_same_with_native_or_python_previews(
+    tmp_path, camera_files, one_camera_file, monkeypatch
+):
+    """A mixed album (previews taken, declined, damaged, a PNG) indexes to the
+    same rows through the native batches as file by file in Python."""
+    album = tmp_path / "album"
+    album.mkdir()
+    for path, _ in camera_files[::3]:
+        os.link(path, album / os.path.basename(path))
+    for i, data in enumerate(list(_hostile(one_camera_file).values())[:6]):
+        (album / f"damaged{i}.jpg").write_bytes(data)
+    picture("rocket", 300, 200).pngsave(str(album / "scan.png"))
+    reports = {}
+    for native in (True, False):
+        monkeypatch.setattr(index, "_NATIVE_PREVIEWS", native)
+        with AlbumIndex(str(album), str(tmp_path / f"{native}.sqlite")) as idx:
+            reports[native] = idx.update(jobs=2)
+    assert reports[True].from_previews == reports[False].from_previews > 0
+    assert reports[True].errors == reports[False].errors
+    assert _index_rows(str(tmp_path / "True.sqlite")) == _index_rows(str(tmp_path / "False.sqlite"))
+    # The worker-process and cluster task (file_rows) makes the same rows too.
+    monkeypatch.setattr(index, "_NATIVE_PREVIEWS", True)
+    entries, _ = index.scan_album(str(album), [])
+    native = index.file_rows(str(album), entries)
+    monkeypatch.setattr(index, "_NATIVE_PREVIEWS", False)
+    assert native == index.file_rows(str(album), entries)

@@ -36,7 +36,7 @@ from typing import TypeAlias, TypeVar, overload
 import numpy as np
 import platformdirs
 
-from . import hashing
+from . import hashing, preview
 from .errors import AlbumIndexError, DecodeError, UsageError
 from .locks import FileLock, LockError
 from .progress import bar
@@ -50,6 +50,11 @@ _LEGACY_META_KEYS = frozenset({"format_version", "hash_version", "words", "album
 BATCH_SIZE = 128
 #: Files per task handed to a worker process (amortises pickling entries and rows).
 PROCESS_CHUNK = 8
+#: Read embedded JPEG previews in batches in Rust, every core, without the GIL
+#: (``preview.hash_jpeg_previews``). False reads each file's in Python
+#: (``hashing.hash_file``) as photomatch did before: the same rows, kept for the
+#: benchmarks' comparison (benches/test_bench_hashing.py).
+_NATIVE_PREVIEWS = True
 #: Folders never descended into: hidden folders and NAS thumbnail caches hold
 #: thumbnails of the album's own photos, which would shadow the originals.
 SKIPPED_DIRS = frozenset({"@eaDir", "#recycle", "$RECYCLE.BIN", "System Volume Information"})
@@ -450,6 +455,9 @@ class AlbumIndex:
             return self._decode_one(entry, previews)
 
         with ThreadPoolExecutor(max_workers=workers) as pool:
+            if previews and _NATIVE_PREVIEWS:
+                yield from _rows_from_previews(self.root, todo, workers, pool)
+                return
             # map() keeps file order and at most a few batches in flight.
             for start in range(0, len(todo), BATCH_SIZE * 4):
                 chunk = todo[start : start + BATCH_SIZE * 4]
@@ -540,8 +548,78 @@ def file_row(root: str, entry: ScanEntry, previews: bool = True) -> FileRow:
 
 
 def file_rows(root: str, entries: Sequence[ScanEntry], previews: bool = True) -> list[FileRow]:
-    """``file_row`` of each of ``entries``: the task of a worker process or Dask worker."""
+    """``file_row`` of each of ``entries``: the task of a worker process or Dask worker.
+
+    With ``previews``, the JPEGs' embedded previews are read in one native call
+    on this thread (``preview.hash_jpeg_previews``): the same rows ``file_row``
+    makes, without the GIL, so a worker's threads all run.
+    """
+    if previews and _NATIVE_PREVIEWS:
+        return list(_rows_from_previews(root, entries, 1, None, ahead=False))
     return [file_row(root, entry, previews) for entry in entries]
+
+
+def _rows_from_previews(
+    root: str,
+    entries: Sequence[ScanEntry],
+    threads: int,
+    pool: ThreadPoolExecutor | None,
+    ahead: bool = True,
+) -> Iterator[FileRow]:
+    """``file_row(root, entry, previews=True)`` of each of ``entries``, in order.
+
+    The JPEGs' embedded previews are hashed in Rust, ``BATCH_SIZE`` files a call
+    on ``threads`` threads with the GIL released; with ``ahead``, the next batch
+    while this thread's caller writes the last. Each file that path declines
+    (not a JPEG, no preview, or one it leaves to Python:
+    ``preview.hash_jpeg_previews``) gets ``file_row`` as before, on ``pool``'s
+    threads (or this one): Pillow's preview path first, then the decode. Either
+    way the row is the one ``file_row`` would make.
+    """
+
+    def native(batch: Sequence[ScanEntry]) -> list[preview.PreviewRows | None]:
+        paths = [os.path.join(root, e.rel) for e in batch]
+        return preview.hash_jpeg_previews(
+            paths, hashing.MAX_PIXELS, hashing.DECODE_SIZE, threads=threads
+        )
+
+    def python(entry: ScanEntry) -> FileRow:
+        return file_row(root, entry, True)
+
+    def rows(
+        batch: Sequence[ScanEntry], found: list[preview.PreviewRows | None]
+    ) -> Iterator[FileRow]:
+        rest = [e for e, f in zip(batch, found, strict=True) if f is None]
+        decoded = iter(pool.map(python, rest) if pool is not None else map(python, rest))
+        for entry, hashes in zip(batch, found, strict=True):
+            if hashes is None:
+                yield next(decoded)
+            else:
+                yield (
+                    os.fsencode(entry.rel),
+                    entry.size,
+                    entry.mtime_ns,
+                    "ok",
+                    None,
+                    hashes.width,
+                    hashes.height,
+                    hashes.view_ids,
+                    hashes.rows,
+                    "preview",
+                )
+
+    batches = [entries[at : at + BATCH_SIZE] for at in range(0, len(entries), BATCH_SIZE)]
+    if not ahead:
+        for batch in batches:
+            yield from rows(batch, native(batch))
+        return
+    with ThreadPoolExecutor(max_workers=1) as worker:
+        coming = worker.submit(native, batches[0]) if batches else None
+        for i, batch in enumerate(batches):
+            assert coming is not None
+            found = coming.result()
+            coming = worker.submit(native, batches[i + 1]) if i + 1 < len(batches) else None
+            yield from rows(batch, found)
 
 
 def hash_in_processes(
