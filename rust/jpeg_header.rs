@@ -43,20 +43,14 @@ impl<R: Read> Reader<R> {
             return Err(Decline);
         }
         while self.buf.len() < upto && !self.eof {
-            let want = (upto - self.buf.len()).max(READ_CHUNK);
-            let held = self.buf.len();
-            self.buf.resize(held + want, 0);
-            match self.inner.read(&mut self.buf[held..]) {
-                Ok(0) => {
-                    self.buf.truncate(held);
-                    self.eof = true;
-                }
-                Ok(n) => self.buf.truncate(held + n),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => self.buf.truncate(held),
-                Err(_) => {
-                    self.buf.truncate(held);
-                    return Err(Decline);
-                }
+            let want = (upto - self.buf.len()).max(READ_CHUNK) as u64;
+            // read_to_end on a bounded reader fills spare capacity without
+            // zeroing it first.
+            match (&mut self.inner).take(want).read_to_end(&mut self.buf) {
+                Ok(0) => self.eof = true,
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return Err(Decline),
             }
         }
         Ok(())
