@@ -217,12 +217,13 @@ def _summary(b: dict) -> list[str]:
     one, two = _med(b.get((g, "index-jobs1"))), _med(b.get((g, "index-jobs2")))
     if one and two:
         rows.append(f"| indexing, 2 threads vs 1 | {_x(one, two)} |")
-    fast = _med(b.get((g, "index-previews-jobs1")))
+    fast = _med(b.get((g, "index-previews-native-jobs1")) or b.get((g, "index-previews-jobs1")))
     if one and fast:
         rows.append(
             f"| indexing 40 × 12-MP JPEGs, 1 thread, from embedded previews vs decoding "
             f"| {_faster(one, fast)} |"
         )
+    rows += _preview_summary(b)
     for n in (10**3, 10**4, 10**5, 10**6):
         grp = f"topk Q=300 N=1e{len(str(n)) - 1}"
         pk = _med(b.get((grp, "photomatch")))
@@ -287,23 +288,92 @@ def _hashing(b: dict, add) -> None:
         add("")
 
 
-def _indexing(b: dict, add) -> None:
+def _preview_summary(b: dict) -> list[str]:
+    """Preview indexing, native (Rust, off the GIL) against the Python path it
+    replaced: per core from the interleaved run's CPU time, 1 to 2 threads."""
+    rows = []
+    inter = b.get(("index previews interleaved", "interleaved"))
+    if inter:
+        m = inter["extra_info"]["methods"]
+        py1, py2 = m["index-previews-jobs1"], m["index-previews-jobs2"]
+        nat1, nat2 = m["index-previews-native-jobs1"], m["index-previews-native-jobs2"]
+        n = inter["extra_info"]["images"]
+        rows.append(
+            f"| indexing {n} × 12-MP JPEGs from previews, native vs Python path, 1 thread "
+            f"(interleaved: median / CPU per image) | "
+            f"{_faster(py1['median_s'], nat1['median_s'])} / "
+            f"{_faster(py1['cpu_ms_per_image'], nat1['cpu_ms_per_image'])} |"
+        )
+        rows.append(
+            f"| indexing {n} from previews, 2 threads vs 1 (interleaved medians): native / "
+            f"Python path | {_x(nat1['median_s'], nat2['median_s'])} / "
+            f"{_x(py1['median_s'], py2['median_s'])} |"
+        )
     g = "index 40 x 12-MP"
+    seed, nat = b.get((g, "seed-pil-ahash-jobs1")), b.get((g, "index-previews-native-jobs1"))
+    if seed and nat:
+        ratio = _faster(
+            seed["extra_info"]["cpu_ms_per_image"], nat["extra_info"]["cpu_ms_per_image"]
+        )
+        rows.append(
+            f"| indexing 40 × 12-MP JPEGs from previews, native (1 thread) vs seed-style "
+            f"PIL + average_hash (CPU per image) | {ratio} |"
+        )
+    return rows
+
+
+def _indexing(b: dict, add) -> None:
+    _indexing_group(b, add, "index 40 x 12-MP", "Indexing 40 camera JPEGs (12 MP) into a new index")
+    _indexing_group(
+        b,
+        add,
+        "index 400 x 12-MP",
+        "Indexing 400 camera JPEGs (the 40, hard-linked ×10) from previews",
+    )
+    inter = b.get(("index previews interleaved", "interleaved"))
+    if inter:
+        e = inter["extra_info"]
+        add(f"Preview builds of the {e['images']} files taking turns (all under the same load):")
+        add("")
+        add("| what | threads | median s per build | images / s | CPU ms / image | vs 1 thread |")
+        add("|---|---:|---:|---:|---:|---:|")
+        for prefix, label in INDEX_ROWS[1:3]:
+            one = e["methods"].get(f"{prefix}1")
+            for jobs in (1, 2):
+                m = e["methods"].get(f"{prefix}{jobs}")
+                if m is None or one is None:
+                    continue
+                add(
+                    f"| {label} | {jobs} | {m['median_s']:.3f} | {m['images_per_s']:.0f} | "
+                    f"{m['cpu_ms_per_image']:.3f} | {_x(one['median_s'], m['median_s'])} |"
+                )
+        add("")
+
+
+#: The rows of the indexing tables: (impl prefix, label).
+INDEX_ROWS = (
+    ("index-jobs", "`AlbumIndex.update(previews=False)`"),
+    ("index-previews-native-jobs", "`AlbumIndex.update` from previews, native (Rust, batches)"),
+    ("index-previews-jobs", "`AlbumIndex.update` from previews, Python path (before)"),
+    ("decode-threads", "`hash_file` only"),
+    ("seed-pil-ahash-jobs", "seed-style: PIL full decode + `average_hash`, no index"),
+    ("native-previews-only-threads", "`preview.hash_jpeg_previews` only (native, no index)"),
+    ("python-previews-only-threads", "`hash_file(previews=True)` only (Python path, no index)"),
+)
+
+
+def _indexing_group(b: dict, add, g: str, title: str) -> None:
     rows = [(k[1], v) for k, v in b.items() if k[0] == g]
     if not rows:
         return
-    add("### Indexing 40 camera JPEGs (12 MP) into a new index")
+    add(f"### {title}")
     add("")
     add(
         "| what | threads | s per build | images / s | CPU ms / image | vs 1 thread "
         "| CPU / wall | free cores before |"
     )
     add("|---|---:|---:|---:|---:|---:|---:|---:|")
-    for prefix, label in (
-        ("index-jobs", "`AlbumIndex.update(previews=False)`"),
-        ("index-previews-jobs", "`AlbumIndex.update` from previews"),
-        ("decode-threads", "`hash_file` only"),
-    ):
+    for prefix, label in INDEX_ROWS:
         one = _med(b.get((g, f"{prefix}1")))
         for jobs in (1, 2):
             bench = b.get((g, f"{prefix}{jobs}"))
@@ -312,9 +382,10 @@ def _indexing(b: dict, add) -> None:
             t = _med(bench)
             e = bench["extra_info"]
             busy = e["cpu_ms_per_image"] * e["images"] / 1000 / t
+            cpu = e["cpu_ms_per_image"]
             add(
-                f"| {label} | {jobs} | {t:.2f} | {e['images_per_s']:.1f} | "
-                f"{e['cpu_ms_per_image']:.1f} | {_x(one, t)} | {busy:.2f} | "
+                f"| {label} | {jobs} | {t:.3f} | {e['images_per_s']:.1f} | "
+                f"{cpu:.{1 if cpu >= 10 else 3}f} | {_x(one, t)} | {busy:.2f} | "
                 f"{_num(e.get('free_cores'))} |"
             )
     add("")

@@ -26,12 +26,22 @@ Groups:
   turned upright): the fast path without its hashing.
 * ``index 40 x 12-MP``: ``AlbumIndex.update(jobs=1)`` vs ``jobs=2`` into a fresh
   index each round, decoding every file (``previews=False``), and the same
-  from the embedded previews (``index-previews-jobs1/2``, checked to have
-  taken every preview); ``decode threads`` is the same files through
-  ``hash_file`` in a thread pool with nothing else, to tell decode scaling from
-  index overhead. ``free_cores`` in ``extra_info`` is how many cores' worth
+  from the embedded previews, read in Rust in batches off the GIL
+  (``index-previews-native-jobs1/2``, the default) and file by file in Python
+  as before (``index-previews-jobs1/2``, ``index._NATIVE_PREVIEWS = False``),
+  both checked to have taken every preview; ``decode threads`` is the same
+  files through ``hash_file`` in a thread pool with nothing else, to tell
+  decode scaling from index overhead; ``seed-pil-ahash-jobs1`` hashes the 40
+  files the seed's way (PIL full decode + ``imagehash.average_hash``, one
+  thread, no index). ``free_cores`` in ``extra_info`` is how many cores' worth
   of CPU the machine had free just before (``_machine.free_cores``): on a
   shared machine it bounds what 2 threads can show.
+* ``index 400 x 12-MP``: the preview builds on the 40 files hard-linked into 10
+  folders, where a build's fixed cost (creating the index file) no longer
+  hides the per-file one; ``index previews interleaved`` takes turns between
+  the four preview builds (Python / native, 1 / 2 threads) on that album,
+  so that all see the same machine load, and keeps each one's median wall and
+  CPU time: the steadiest ratios on a shared machine.
 
 Every call in the per-image groups takes the next of the same nine files
 (one per shipped photograph; two stored sideways with an EXIF orientation).
@@ -47,12 +57,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 import _baselines
 import _machine
+import _photos
 import numpy as np
 import pytest
 import pyvips
 from _bench import CpuClock, cycling, median_s
 
-from photomatch import hashing, preview
+from photomatch import hashing, index, preview
 from photomatch.index import AlbumIndex
 
 PASSES = 3
@@ -198,43 +209,199 @@ def test_hash_12mp_numpy_part(benchmark, hash_photos: list[str]) -> None:
     )
 
 
-@pytest.mark.parametrize("previews", [False, True], ids=["decode", "previews"])
-@pytest.mark.parametrize("jobs", [1, 2])
-def test_index_threads(
-    benchmark, jobs: int, previews: bool, photo_album: str, tmp_path, bench_cache: str
-) -> None:
-    """A full index build of the 40-file album, each round into a new index file.
+#: How an index build hashes: decoding every file, from the previews in Rust
+#: (the default), or from the previews file by file in Python (as before).
+BUILDS = {
+    "decode": (False, True, "index-jobs"),
+    "previews-native": (True, True, "index-previews-native-jobs"),
+    "previews-python": (True, False, "index-previews-jobs"),
+}
+#: Folders of hard links to the 40 files in the 400-file album.
+COPIES = 10
 
-    ``update`` takes embedded previews by default; ``previews=False`` is the
-    decode of every file, whose thread scaling this group was made to show.
-    """
+
+@pytest.fixture(scope="session")
+def album_400_links(photos: list[str], tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The 40 JPEGs hard-linked into ``COPIES`` folders: 400 files."""
+    root = str(tmp_path_factory.mktemp("album400links"))
+    for i in range(COPIES):
+        _photos.copy_album(photos, os.path.join(root, f"copy{i}"))
+    return root
+
+
+def _builder(album: str, tmp_path, jobs: int, build: str):
+    """A function building a new index of ``album`` the ``build`` way; checks its report."""
+    previews, native, _ = BUILDS[build]
+    images = sum(len(files) for _, _, files in os.walk(album))
     fresh = itertools.count()
-    images = len(os.listdir(photo_album))
 
-    def setup():
-        return (str(tmp_path / f"index-{next(fresh)}.sqlite"),), {}
-
-    def build(index_path: str):
-        with AlbumIndex(photo_album, index_path) as index:
-            report = index.update(progress=False, jobs=jobs, previews=previews)
+    def run():
+        path = str(tmp_path / f"index-{build}-{jobs}-{next(fresh)}.sqlite")
+        saved = index._NATIVE_PREVIEWS
+        index._NATIVE_PREVIEWS = native
+        try:
+            with AlbumIndex(album, path) as idx:
+                report = idx.update(progress=False, jobs=jobs, previews=previews)
+        finally:
+            index._NATIVE_PREVIEWS = saved
         assert report.decoded == images and not report.errors
         assert report.from_previews == (images if previews else 0), report
         return report
 
-    clock = CpuClock(build)
+    return run, images
+
+
+def _index_case(benchmark, album, tmp_path, bench_cache, jobs, build, group, rounds=3) -> None:
+    run, images = _builder(album, tmp_path, jobs, build)
+    clock = CpuClock(run)
     free = _machine.free_cores(f"{bench_cache}/peak")
-    benchmark.group = "index 40 x 12-MP"
-    benchmark.pedantic(clock, setup=setup, rounds=3, warmup_rounds=0)
+    benchmark.group = group
+    benchmark.pedantic(clock, rounds=rounds, warmup_rounds=1)
     if benchmark.disabled:
         return
     benchmark.extra_info.update(
-        impl=f"index-previews-jobs{jobs}" if previews else f"index-jobs{jobs}",
+        impl=f"{BUILDS[build][2]}{jobs}",
         jobs=jobs,
-        previews=previews,
+        previews=BUILDS[build][0],
+        native=BUILDS[build][1],
         images=images,
         images_per_s=images / median_s(benchmark),
         cpu_ms_per_image=1000 * clock.median() / images,
         free_cores=free,
+    )
+
+
+@pytest.mark.parametrize("build", list(BUILDS))
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_index_threads(
+    benchmark, jobs: int, build: str, photo_album: str, tmp_path, bench_cache: str
+) -> None:
+    """A full index build of the 40-file album, each round into a new index file.
+
+    ``update`` takes embedded previews by default, read in Rust
+    (``previews-native``); ``previews-python`` is the file-by-file Python path it
+    replaced; ``decode`` (``previews=False``) decodes every file, whose thread
+    scaling this group was made to show.
+    """
+    _index_case(benchmark, photo_album, tmp_path, bench_cache, jobs, build, "index 40 x 12-MP")
+
+
+def test_index_seed_style(benchmark, photos: list[str], bench_cache: str) -> None:
+    """The seed's way over the same 40 files: PIL full decode + ``average_hash``,
+    one thread, no index (a lower bound on what the seed's indexing cost)."""
+
+    def run():
+        return [_baselines.seed_average_hash(p) for p in photos]
+
+    clock = CpuClock(run)
+    free = _machine.free_cores(f"{bench_cache}/peak")
+    benchmark.group = "index 40 x 12-MP"
+    benchmark.pedantic(clock, rounds=2, warmup_rounds=0)
+    if benchmark.disabled:
+        return
+    benchmark.extra_info.update(
+        impl="seed-pil-ahash-jobs1",
+        jobs=1,
+        images=len(photos),
+        images_per_s=len(photos) / median_s(benchmark),
+        cpu_ms_per_image=1000 * clock.median() / len(photos),
+        free_cores=free,
+    )
+
+
+@pytest.mark.parametrize("build", ["previews-native", "previews-python"])
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_index_400(
+    benchmark, jobs: int, build: str, album_400_links: str, tmp_path, bench_cache: str
+) -> None:
+    """The preview builds on 400 files (the 40, hard-linked into 10 folders)."""
+    _index_case(benchmark, album_400_links, tmp_path, bench_cache, jobs, build, "index 400 x 12-MP")
+
+
+@pytest.mark.parametrize("native", [True, False], ids=["native", "python"])
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_previews_only_400(
+    benchmark, jobs: int, native: bool, album_400_links: str, bench_cache: str
+) -> None:
+    """The 400 files' preview hashes with no index: ``preview.hash_jpeg_previews``
+    in one call on ``jobs`` threads (native), or ``hash_file(previews=True)`` in a
+    thread pool (the Python path): the scaling of the per-file work alone."""
+    paths = sorted(
+        os.path.join(folder, name)
+        for folder, _, names in os.walk(album_400_links)
+        for name in names
+    )
+
+    def run():
+        if native:
+            found = preview.hash_jpeg_previews(
+                paths, hashing.MAX_PIXELS, hashing.DECODE_SIZE, threads=jobs
+            )
+            assert all(f is not None for f in found)
+            return found
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            return list(pool.map(_preview_hash, paths))
+
+    clock = CpuClock(run)
+    free = _machine.free_cores(f"{bench_cache}/peak")
+    benchmark.group = "index 400 x 12-MP"
+    benchmark.pedantic(clock, rounds=3, warmup_rounds=1)
+    if benchmark.disabled:
+        return
+    benchmark.extra_info.update(
+        impl=f"{'native' if native else 'python'}-previews-only-threads{jobs}",
+        jobs=jobs,
+        images=len(paths),
+        images_per_s=len(paths) / median_s(benchmark),
+        cpu_ms_per_image=1000 * clock.median() / len(paths),
+        free_cores=free,
+    )
+
+
+def test_index_previews_interleaved(
+    benchmark, album_400_links: str, tmp_path, bench_cache: str
+) -> None:
+    """The four preview builds of the 400-file album taking turns (rotating order),
+    so that all see the same load; ``extra_info`` holds each one's median wall
+    and CPU time per build. The benchmarked time is a whole round."""
+    methods = {
+        f"{BUILDS[b][2]}{j}": _builder(album_400_links, tmp_path, j, b)
+        for b in ("previews-python", "previews-native")
+        for j in (1, 2)
+    }
+    names = list(methods)
+    wall: dict[str, list[float]] = {n: [] for n in names}
+    cpu: dict[str, list[float]] = {n: [] for n in names}
+    turn = itertools.count()
+
+    def one_round() -> None:
+        start = next(turn)
+        for name in names[start % len(names) :] + names[: start % len(names)]:
+            t0, c0 = time.perf_counter(), time.process_time()
+            methods[name][0]()
+            wall[name].append(time.perf_counter() - t0)
+            cpu[name].append(time.process_time() - c0)
+
+    free = _machine.free_cores(f"{bench_cache}/peak")
+    benchmark.group = "index previews interleaved"
+    benchmark.pedantic(one_round, rounds=8, warmup_rounds=1)
+    if benchmark.disabled:
+        return
+    images = methods[names[0]][1]
+    benchmark.extra_info.update(
+        impl="interleaved",
+        images=images,
+        free_cores=free,
+        methods={
+            n: {
+                "median_s": statistics.median(wall[n]),
+                "min_s": min(wall[n]),
+                "cpu_median_s": statistics.median(cpu[n]),
+                "images_per_s": images / statistics.median(wall[n]),
+                "cpu_ms_per_image": 1000 * statistics.median(cpu[n]) / images,
+            }
+            for n in names
+        },
     )
 
 
