@@ -145,24 +145,25 @@ class Policy:
     #: (0.16 and up) on the training albums (``benches/grain_pairs.py``).
     grain_detail_min: float = 0.12
     #: The confidence model: one weight per ``FEATURES`` entry, fitted on the
-    #: training albums of benches/README.md (seeds 101-103, 201-203, with hash
-    #: version 5's views) by ``python benches/calibrate.py fit`` (ridge 0.01;
-    #: see there and README "Accuracy").
+    #: training albums of benches/README.md (seeds 101-103, 201-203, 210-212,
+    #: with hash version 5's views and the grain test on small tiles) by
+    #: ``python benches/calibrate.py fit`` (ridge 0.01; see there and README
+    #: "Accuracy").
     weights: tuple[float, ...] = (
-        -0.617,  # bias
-        0.274,  # ncc
-        5.083,  # detail
-        3.813,  # local_detail
-        -3.959,  # shift
-        0.73,  # burst_shift
-        -1.209,  # crop
-        -2.989,  # burst
-        0.479,  # burst_crop
-        -1.239,  # exposure
-        -2.613,  # second_look
-        -3.839,  # distance
-        0.803,  # contrast
-        0.661,  # lean
+        -0.513,  # bias
+        0.182,  # ncc
+        6.22,  # detail
+        2.795,  # local_detail
+        -4.02,  # shift
+        0.247,  # burst_shift
+        -2.261,  # crop
+        -3.135,  # burst
+        0.805,  # burst_crop
+        -1.146,  # exposure
+        -1.737,  # second_look
+        -3.253,  # distance
+        0.852,  # contrast
+        0.645,  # lean
     )
     #: ``matched`` from this confidence up: the lowest threshold at which the
     #: training albums' matches were all right and the model expected at most
