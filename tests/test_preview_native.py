@@ -342,6 +342,15 @@ def test_random_coded_data_damage_never_makes_the_native_path_take_what_python_w
     assert taken > 20
 
 
+def test_a_file_name_that_is_not_utf8_is_read(tmp_path, one_camera_file):
+    # Album names are bytes; Python hands them over with surrogate escapes.
+    name = os.path.join(os.fsencode(str(tmp_path)), b"caf\xe9 \xff.jpg")
+    with open(name, "wb") as fh:
+        fh.write(one_camera_file)
+    path = os.fsdecode(name)
+    assert assert_same(path, native_rows([path])[0])
+
+
 def test_invalid_limits_are_refused():
     from photomatch import _core
 
