@@ -15,8 +15,11 @@ Two kinds of pairs are scored with ``verify.grain_detail`` on their
 It prints, per kind, how many pairs were scored, how many could not be told
 (NaN: too few tiles with detail), the lowest scores of one capture and the
 highest of two, so that ``Policy.grain_detail_min`` can be put in the gap
-between them (README "How it decides", *Variants*). Pan bursts are left out:
-their frames are shifted by 0.5% or more and never pass ``same_photo``.
+between them (README "How it works", *Variants*); then how many pairs of each
+kind are too plain at the pixel check's size for ``verify.capture_verdict`` to
+tell (None), where the grain alone decides, and how it decides them. Pan
+bursts are left out: their frames are shifted by 0.5% or more and never pass
+``same_photo``.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ import os
 import sys
 from collections import defaultdict
 
-from photomatch import verify
+from photomatch import decision, verify
 
 Pair = tuple[str, str]
 
@@ -61,12 +64,18 @@ def pairs(root: str) -> tuple[list[Pair], list[Pair]]:
     return same, frames
 
 
-def score(pair: Pair) -> float:
-    return verify.grain_detail(verify.load_grain(pair[0]), verify.load_grain(pair[1]))
+def score(pair: Pair) -> tuple[float, bool | None]:
+    """The pair's grain score, and its verdict at the pixel check's size."""
+    grain = verify.grain_detail(verify.load_grain(pair[0]), verify.load_grain(pair[1]))
+    a, b = (verify.load_candidate(path) for path in pair)
+    return grain, verify.capture_verdict(a, b)
 
 
-def summary(name: str, scored: list[tuple[Pair, float]], lowest: bool) -> str:
-    told = sorted((s for _, s in scored if not math.isnan(s)), reverse=not lowest)
+Scored = list[tuple[Pair, tuple[float, bool | None]]]
+
+
+def summary(name: str, scored: Scored, lowest: bool) -> str:
+    told = sorted((s for _, (s, _) in scored if not math.isnan(s)), reverse=not lowest)
     nan = len(scored) - len(told)
     edge = ", ".join(f"{s:.3f}" for s in told[:5])
     which = "lowest" if lowest else "highest"
@@ -77,8 +86,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("roots", nargs="+")
     args = ap.parse_args()
-    same: list[tuple[Pair, float]] = []
-    frames: list[tuple[Pair, float]] = []
+    same: Scored = []
+    frames: Scored = []
     for root in args.roots:
         one, two = pairs(root)
         same += [(p, score(p)) for p in one]
@@ -88,9 +97,17 @@ def main() -> None:
         )
     print(summary("one capture (edited copy and its original)", same, lowest=True))
     print(summary("two captures (frames of a tripod burst)", frames, lowest=False))
-    worst_same = min((s for _, s in same if not math.isnan(s)), default=math.nan)
-    worst_frames = max((s for _, s in frames if not math.isnan(s)), default=math.nan)
+    worst_same = min((s for _, (s, _) in same if not math.isnan(s)), default=math.nan)
+    worst_frames = max((s for _, (s, _) in frames if not math.isnan(s)), default=math.nan)
     print(f"gap: frames up to {worst_frames:.3f}, one capture from {worst_same:.3f}")
+    least = decision.DEFAULT_POLICY.grain_detail_min
+    for name, scored in (("one capture", same), ("two captures", frames)):
+        plain = [s for _, (s, verdict) in scored if verdict is None]
+        joined = sum(1 for s in plain if s >= least)
+        print(
+            f"{name}: {len(plain)} pairs too plain to tell at the check's size; "
+            f"the grain (>= {least}) takes {joined} of them for one capture"
+        )
 
 
 if __name__ == "__main__":

@@ -101,13 +101,13 @@ def test_a_pair_of_album_files_is_compared_once_per_run(album, monkeypatch):
     # Same-capture verdicts are kept by pair of paths: the candidates of
     # thumbnails of one burst, or of one photo's copies, come up again and again.
     calls: list[tuple[int, int]] = []
-    real = verify.same_photo
+    real = verify.capture_verdict
 
-    def counted(a: np.ndarray, b: np.ndarray, detail_min: float = 0.97) -> bool:
+    def counted(a: np.ndarray, b: np.ndarray, detail_min: float = 0.97) -> bool | None:
         calls.append((id(a), id(b)))
         return real(a, b, detail_min)
 
-    monkeypatch.setattr(verify, "same_photo", counted)
+    monkeypatch.setattr(verify, "capture_verdict", counted)
     edited = dict(album, coffee_edited=np.clip(album["coffee"] * 1.1 + 5, 0, 255).astype(np.uint8))
     check = checker(edited, [], Policy(second_look=0))
     nearest = [Candidate("coffee", 10, "full"), Candidate("coffee_edited", 12, "full")]
@@ -183,9 +183,37 @@ def test_two_still_frames_are_two_captures_whatever_the_sign_of_their_grain():
     assert check.same_capture("first", "edit")
 
 
-def test_grain_that_cannot_be_told_is_nan_and_leaves_the_look_alike_verdict():
+def test_grain_that_cannot_be_told_is_nan_and_leaves_the_check_verdict():
     flat = np.full((300, 400), 128, dtype=np.uint8)
     assert np.isnan(verify.grain_detail(flat, flat.copy()))
     frames = {"a": flat, "b": flat.copy()}
     check = Checker(frames.__getitem__, Policy(), None, {}, grain_loader=frames.__getitem__)  # type: ignore[arg-type]
-    assert check._same_grain("a", "b")
+    assert check._same_grain("a", "b", told=True)
+    assert not check._same_grain("a", "b", told=False)
+
+
+def test_a_plain_picture_too_flat_to_tell_at_the_checks_size_is_told_by_its_grain():
+    # A misty scene (a photograph blurred to a few soft shapes), saved as a
+    # camera saves it (1350 px, a noise each): at the check's size no tile has
+    # the detail to compare two captures, so the grain near the files' own
+    # size decides: an edit of the file is one capture with it, a second
+    # exposure of the scene is not.
+    scene = sample_image("chelsea").colourspace("b-w")[0].resize(3.0).gaussblur(40)
+
+    def saved(image: pyvips.Image) -> np.ndarray:
+        jpeg = image.jpegsave_buffer(Q=92)
+        return hashing.grey_from_image(pyvips.Image.new_from_buffer(jpeg, ""))
+
+    def exposure(seed: int) -> pyvips.Image:
+        noise = pyvips.Image.gaussnoise(scene.width, scene.height, sigma=3.0, seed=seed)
+        return (scene + noise).cast("uchar")
+
+    first = exposure(1)
+    grain = {"first": saved(first), "second": saved(exposure(2))}
+    grain["edit"] = saved((first * 1.06 + 4).cast("uchar"))
+    checked = {name: verify.area_resize(g, 300, 450).astype(np.uint8) for name, g in grain.items()}
+    assert verify.capture_verdict(checked["first"], checked["edit"]) is None
+    assert verify.capture_verdict(checked["first"], checked["second"]) is None
+    check = Checker(checked.__getitem__, Policy(), None, {}, grain_loader=grain.__getitem__)  # type: ignore[arg-type]
+    assert check.same_capture("first", "edit")
+    assert not check.same_capture("first", "second")

@@ -185,34 +185,42 @@ class Checker:
         return [Group(tuple(g)) for g in groups]
 
     def same_capture(self, a: str, b: str) -> bool:
-        """Whether album files ``a`` and ``b`` are one capture (``verify.same_photo``,
-        then the grain test), asked once per pair in a run."""
+        """Whether album files ``a`` and ``b`` are one capture
+        (``verify.capture_verdict`` at the check's size, then the grain test
+        near their own size), asked once per pair in a run."""
         key = (a, b) if a < b else (b, a)
         with self._lock:
             known = self._same.get(key)
         if known is None:
             ga, gb = self._grey(key[0]), self._grey(key[1])
-            known = (
-                ga is not None
-                and gb is not None
-                and verify.same_photo(ga, gb, self.policy.variant_detail_min)
-                and self._same_grain(*key)
+            verdict = (
+                False
+                if ga is None or gb is None
+                else verify.capture_verdict(ga, gb, self.policy.variant_detail_min)
             )
+            # Alike at the check's size (True), or too plain there to tell (None):
+            # the grain decides; in the second case it must say "one capture".
+            known = verdict is not False and self._same_grain(*key, told=verdict is True)
             with self._lock:
                 if len(self._same) >= 1 << 16:
                     self._same.clear()
                 self._same[key] = known
         return known
 
-    def _same_grain(self, a: str, b: str) -> bool:
-        """Two files that look like one capture carry one noise, when it can be
-        told (``verify.grain_detail``); two frames of a still burst do not."""
+    def _same_grain(self, a: str, b: str, told: bool = True) -> bool:
+        """Two files that look like one capture carry one noise
+        (``verify.grain_detail``); two frames of a still burst do not. Where the
+        grain can't be told either (no tile with detail, a file that no longer
+        decodes), the check's own verdict stands: one capture when ``told``,
+        else two (frames kept apart are a question for the reviewer, frames
+        grouped are a wrong answer)."""
         try:
             grain = verify.grain_detail(self.grain_loader(a), self.grain_loader(b))
         except (DecodeError, OSError):
-            return True  # both decoded for the check: the look-alike verdict stands
-        # NaN: too few tiles with detail to tell; the look-alike verdict stands.
-        return math.isnan(grain) or grain >= self.policy.grain_detail_min
+            return told
+        if math.isnan(grain):
+            return told
+        return grain >= self.policy.grain_detail_min
 
     def _burst_siblings(self, path: str) -> tuple[str, ...]:
         """Other album files whose full frame is within ``burst_bits`` of ``path``'s."""

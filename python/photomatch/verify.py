@@ -547,25 +547,39 @@ def same_photo(a: np.ndarray, b: np.ndarray, detail_min: float = 0.97) -> bool:
     tile by tile (``capture_detail``): every tile of one capture correlates,
     whatever the tone edit, while a shift of 0.1% of the frame, or a subject
     that moved in one tile, leaves at least one tile well below ``detail_min``
-    (README "Accuracy" has the measurements).
+    (README "Accuracy" has the measurements). Frames with too little detail
+    at this size to tell are not one capture here (``capture_verdict`` says
+    when only a finer test can tell).
     """
+    return capture_verdict(a, b, detail_min) is True
+
+
+def capture_verdict(a: np.ndarray, b: np.ndarray, detail_min: float = 0.97) -> bool | None:
+    """``same_photo``'s verdict, or None when ``a`` and ``b`` look alike (one
+    aspect, frames that correlate) but have too little fine detail at the
+    comparison's size to tell one capture from two (a misty landscape, a
+    plain backdrop: fewer than three tiles with detail). Then only the grain
+    near the files' own size can tell (``grain_detail``)."""
     ra, rb = a.shape[1] / a.shape[0], b.shape[1] / b.shape[0]
     if abs(ra - rb) > 0.01 * max(ra, rb):
         return False
     if _frame_correlation(a, b) < SAME_PHOTO_GATE:
         return False
-    return capture_detail(a, b) >= detail_min
+    detail = capture_detail(a, b)
+    if math.isnan(detail):
+        return None
+    return detail >= detail_min
 
 
 def capture_detail(a: np.ndarray, b: np.ndarray) -> float:
     """The lowest correlation of fine detail, tile by tile, between two full
     frames of one aspect (``b`` is stretched onto ``a``'s frame), over the tiles
-    with detail and a quarter or more of their pixels unclipped; -1 when fewer
+    with detail and a quarter or more of their pixels unclipped; NaN when fewer
     than three tiles can be compared (a flat or clipped picture can't be told
-    apart). On a benchmark album (seed 101), 95% of edited copies scored 0.978
-    or more against their originals, while frames of tripod bursts (shifted by
-    at most 0.3% of the frame, a subject moving) scored at most 0.951, and
-    panned frames far less."""
+    apart at this size). On a benchmark album (seed 101), 95% of edited copies
+    scored 0.978 or more against their originals, while frames of tripod bursts
+    (shifted by at most 0.3% of the frame, a subject moving) scored at most
+    0.951, and panned frames far less."""
     h, w = a.shape
     r = min(1.0, _CAPTURE_SIZE / max(h, w))
     shape = (max(_TILES * 4, round(h * r)), max(_TILES * 4, round(w * r)))
@@ -573,8 +587,7 @@ def capture_detail(a: np.ndarray, b: np.ndarray) -> float:
     fb = area_resize(b, *shape).astype(np.float64)
     # A tile with too little detail (a flat one, or a dark one whose detail an
     # edit has quantised away) is not compared.
-    lowest = _lowest_tile(fa, fb, _fine_detail(fa), _fine_detail(fb), _TILE_DETAIL)
-    return -1.0 if math.isnan(lowest) else lowest
+    return _lowest_tile(fa, fb, _fine_detail(fa), _fine_detail(fb), _TILE_DETAIL)
 
 
 def _lowest_tile(
