@@ -155,27 +155,33 @@ def test_decoded_candidates_are_kept_within_a_byte_budget(album, monkeypatch):
     assert calls == ["coffee", "chelsea", "astronaut", "coffee"]
 
 
-def test_two_still_frames_are_two_captures_whatever_the_sign_of_their_grain():
-    # Two exposures of one still scene (a tripod, nothing moved), as a camera
-    # saves them (1350 px, a noise each): alike at the check's size, where the
-    # noise averages away; near their own size their grain correlates at about
-    # zero, on either side of it. A negative score is two captures, not
-    # "can't tell"; an edit of one frame keeps its grain.
-    scene = sample_image("chelsea").colourspace("b-w")[0].resize(3.0)
+def captures(scene: pyvips.Image, sigma: float) -> tuple[dict, dict]:
+    """Two exposures of a still ``scene`` (a noise each) and a tone edit of the
+    first, as a camera and an editor save them: ``(grain, checked)``, the
+    files near their own size and at the pixel check's (450 px)."""
 
     def saved(image: pyvips.Image) -> np.ndarray:
-        return hashing.grey_from_image(
-            pyvips.Image.new_from_buffer(image.jpegsave_buffer(Q=92), "")
-        )
+        jpeg = image.jpegsave_buffer(Q=92)
+        return hashing.grey_from_image(pyvips.Image.new_from_buffer(jpeg, ""))
 
     def exposure(seed: int) -> pyvips.Image:
-        noise = pyvips.Image.gaussnoise(scene.width, scene.height, sigma=4.0, seed=seed)
+        noise = pyvips.Image.gaussnoise(scene.width, scene.height, sigma=sigma, seed=seed)
         return (scene + noise).cast("uchar")
 
     first = exposure(1)
     grain = {"first": saved(first), "second": saved(exposure(2))}
     grain["edit"] = saved((first * 1.06 + 4).cast("uchar"))
     checked = {name: verify.area_resize(g, 300, 450).astype(np.uint8) for name, g in grain.items()}
+    return grain, checked
+
+
+def test_two_still_frames_are_two_captures_whatever_the_sign_of_their_grain():
+    # Two exposures of one still scene (a tripod, nothing moved), 1350 px:
+    # alike at the check's size, where the noise averages away; near their own
+    # size their grain correlates at about zero, on either side of it. A
+    # negative score is two captures, not "can't tell"; an edit of one frame
+    # keeps its grain.
+    grain, checked = captures(sample_image("chelsea").colourspace("b-w")[0].resize(3.0), 4.0)
     assert verify.same_photo(checked["first"], checked["second"])  # what the grain test is for
     assert verify.grain_detail(grain["first"], grain["second"]) < 0
     check = Checker(checked.__getitem__, Policy(), None, {}, grain_loader=grain.__getitem__)  # type: ignore[arg-type]
@@ -193,25 +199,12 @@ def test_grain_that_cannot_be_told_is_nan_and_leaves_the_check_verdict():
 
 
 def test_a_plain_picture_too_flat_to_tell_at_the_checks_size_is_told_by_its_grain():
-    # A misty scene (a photograph blurred to a few soft shapes), saved as a
-    # camera saves it (1350 px, a noise each): at the check's size no tile has
-    # the detail to compare two captures, so the grain near the files' own
-    # size decides: an edit of the file is one capture with it, a second
-    # exposure of the scene is not.
+    # A misty scene (a photograph blurred to a few soft shapes): at the check's
+    # size no tile has the detail to compare two captures, so the grain near
+    # the files' own size decides: an edit of the file is one capture with it,
+    # a second exposure of the scene is not.
     scene = sample_image("chelsea").colourspace("b-w")[0].resize(3.0).gaussblur(40)
-
-    def saved(image: pyvips.Image) -> np.ndarray:
-        jpeg = image.jpegsave_buffer(Q=92)
-        return hashing.grey_from_image(pyvips.Image.new_from_buffer(jpeg, ""))
-
-    def exposure(seed: int) -> pyvips.Image:
-        noise = pyvips.Image.gaussnoise(scene.width, scene.height, sigma=3.0, seed=seed)
-        return (scene + noise).cast("uchar")
-
-    first = exposure(1)
-    grain = {"first": saved(first), "second": saved(exposure(2))}
-    grain["edit"] = saved((first * 1.06 + 4).cast("uchar"))
-    checked = {name: verify.area_resize(g, 300, 450).astype(np.uint8) for name, g in grain.items()}
+    grain, checked = captures(scene, 3.0)
     assert verify.capture_verdict(checked["first"], checked["edit"]) is None
     assert verify.capture_verdict(checked["first"], checked["second"]) is None
     check = Checker(checked.__getitem__, Policy(), None, {}, grain_loader=grain.__getitem__)  # type: ignore[arg-type]

@@ -533,17 +533,8 @@ def file_row(root: str, entry: ScanEntry, previews: bool = True) -> FileRow:
     except OSError as exc:  # vanished or unreadable between scan and decode
         return _error_row(key, entry, exc.strerror or str(exc))
     rows = hashes.rows.astype("<u8").tobytes()
-    return (
-        key,
-        entry.size,
-        entry.mtime_ns,
-        "ok",
-        None,
-        hashes.width,
-        hashes.height,
-        hashes.view_ids.tobytes(),
-        rows,
-        hashes.source,
+    return _ok_row(
+        entry, hashes.width, hashes.height, hashes.view_ids.tobytes(), rows, hashes.source
     )
 
 
@@ -595,17 +586,8 @@ def _rows_from_previews(
             if hashes is None:
                 yield next(decoded)
             else:
-                yield (
-                    os.fsencode(entry.rel),
-                    entry.size,
-                    entry.mtime_ns,
-                    "ok",
-                    None,
-                    hashes.width,
-                    hashes.height,
-                    hashes.view_ids,
-                    hashes.rows,
-                    "preview",
+                yield _ok_row(
+                    entry, hashes.width, hashes.height, hashes.view_ids, hashes.rows, "preview"
                 )
 
     batches = [entries[at : at + BATCH_SIZE] for at in range(0, len(entries), BATCH_SIZE)]
@@ -760,6 +742,14 @@ def _index_lock(index_path: str) -> FileLock:
         return FileLock(index_path + ".lock", f"this index ({index_path})")
     except LockError as exc:
         raise AlbumIndexError(str(exc)) from None
+
+
+def _ok_row(
+    entry: ScanEntry, width: int, height: int, view_ids: bytes, rows: bytes, source: str
+) -> FileRow:
+    """The ``files`` row of a file hashed: its views' ids and little-endian rows."""
+    key = os.fsencode(entry.rel)
+    return (key, entry.size, entry.mtime_ns, "ok", None, width, height, view_ids, rows, source)
 
 
 def _error_row(key: bytes, entry: ScanEntry, reason: str) -> FileRow:
