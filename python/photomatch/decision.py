@@ -142,7 +142,7 @@ class Policy:
     #: ... and their finest detail near their own size (``verify.grain_detail``,
     #: one capture's noise) at least this well, where it can be measured: in
     #: the gap between frames of tripod bursts (0.09 at most) and edited copies
-    #: (0.16 and up) on the training albums (``benches/grain_pairs.py``).
+    #: (0.149 and up) on the training albums (``benches/grain_pairs.py``).
     grain_detail_min: float = 0.12
     #: The confidence model: one weight per ``FEATURES`` entry, fitted on the
     #: training albums of benches/README.md (seeds 101-103, 201-203, 210-212,
