@@ -120,6 +120,26 @@ def camera_jpeg(index: int) -> bytes:
     return splice_exif(body, exif)
 
 
+def still_camera_jpeg(
+    stored: pyvips.Image, orientation: int, thumbnail: bytes | None, quality: int = 90
+) -> bytes:
+    """``stored`` (the sensor's pixels) saved as a camera saves one shot: JPEG
+    ``quality``, an Exif block with ``orientation``, the stored size, the
+    preview ``thumbnail`` (or none) and fixed shooting data (the tests' files,
+    where only the picture and its preview vary)."""
+    exif = exif_block(
+        orientation=orientation,
+        width=stored.width,
+        height=stored.height,
+        thumbnail=thumbnail,
+        when="2024:06:01 10:00:00",
+        exposure=(1, 125),
+        fnumber=(28, 10),
+        iso=100,
+    )
+    return splice_exif(stored.jpegsave_buffer(Q=quality, keep="none"), exif)
+
+
 def splice_exif(jpeg: bytes, exif_tiff: bytes) -> bytes:
     """``jpeg`` with its APPn/COM headers replaced by one Exif APP1 (as cameras write)."""
     if jpeg[:2] != b"\xff\xd8":

@@ -315,17 +315,7 @@ def camera_jpeg() -> bytes:
 
     stored = sample_image("chelsea").crop(0, 0, 450, 300).rot270()
     thumb = stored.thumbnail_image(120, height=160).gravity("centre", 120, 160, extend="black")
-    exif = _photos.exif_block(
-        orientation=6,
-        width=stored.width,
-        height=stored.height,
-        thumbnail=thumb.jpegsave_buffer(Q=75),
-        when="2024:06:01 10:00:00",
-        exposure=(1, 125),
-        fnumber=(28, 10),
-        iso=100,
-    )
-    return _photos.splice_exif(stored.jpegsave_buffer(Q=80), exif)
+    return _photos.still_camera_jpeg(stored, 6, thumb.jpegsave_buffer(Q=75), quality=80)
 
 
 def test_reading_previews_of_damaged_bytes_never_crashes(camera_jpeg, tmp_path):

@@ -52,19 +52,8 @@ def camera_file(
     else:
         small = preview
     thumb = None if small is None else small.jpegsave_buffer(Q=75, keep="none")
-    exif = _photos.exif_block(
-        orientation=orientation,
-        width=stored.width,
-        height=stored.height,
-        thumbnail=thumb,
-        when="2024:06:01 10:00:00",
-        exposure=(1, 125),
-        fnumber=(28, 10),
-        iso=100,
-    )
-    body = stored.jpegsave_buffer(Q=90, keep="none")
     with open(path, "wb") as fh:
-        fh.write(_photos.splice_exif(body, exif))
+        fh.write(_photos.still_camera_jpeg(stored, orientation, thumb))
     return path
 
 

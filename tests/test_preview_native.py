@@ -54,19 +54,8 @@ def write_camera_file(
     path: str, stored: pyvips.Image, orientation: int, thumb: bytes | None
 ) -> str:
     """``stored`` saved as a camera would, with ``thumb`` as its EXIF preview."""
-    exif = _photos.exif_block(
-        orientation=orientation,
-        width=stored.width,
-        height=stored.height,
-        thumbnail=thumb,
-        when="2024:06:01 10:00:00",
-        exposure=(1, 125),
-        fnumber=(28, 10),
-        iso=100,
-    )
-    body = stored.jpegsave_buffer(Q=85, keep="none")
     with open(path, "wb") as fh:
-        fh.write(_photos.splice_exif(body, exif))
+        fh.write(_photos.still_camera_jpeg(stored, orientation, thumb, quality=85))
     return path
 
 

@@ -250,17 +250,7 @@ def test_index_skips_them_with_their_reasons_and_leaves_the_album_alone(tmp_path
 
 def _camera_jpeg(path: str, thumb: bytes) -> str:
     picture = sample_image("astronaut").thumbnail_image(640, height=480, crop="centre")
-    exif = _photos.exif_block(
-        orientation=1,
-        width=picture.width,
-        height=picture.height,
-        thumbnail=thumb,
-        when="2024:06:01 10:00:00",
-        exposure=(1, 125),
-        fnumber=(28, 10),
-        iso=100,
-    )
-    return write(path, _photos.splice_exif(picture.jpegsave_buffer(Q=90, keep="none"), exif))
+    return write(path, _photos.still_camera_jpeg(picture, 1, thumb))
 
 
 def _jpeg_declaring(jpeg: bytes, width: int, height: int) -> bytes:
