@@ -377,12 +377,32 @@ def align(thumbnail: np.ndarray | Thumbnail, candidate: np.ndarray) -> Alignment
 
 
 def _fine_detail(image: np.ndarray, radius: int = 2) -> np.ndarray:
-    """``image`` less its local mean over a (2 radius + 1)-pixel square."""
+    """``image`` less its local mean over a (2 radius + 1)-pixel square (edges
+    replicated).
+
+    The square's sum is taken as 2 radius + 1 shifted rows, then as many
+    shifted columns: a few whole-array additions, exact for the integer and
+    float32 pixels photomatch compares (no running sums, whose large values
+    lose the low bits), and several times faster than ``np.pad`` and a
+    summed-area table on the grain test's 2048-px frames.
+    """
     k = 2 * radius + 1
-    padded = np.pad(image.astype(np.float64), radius, mode="edge")
-    ii = np.pad(padded.cumsum(0).cumsum(1), ((1, 0), (1, 0)))
-    h, w = image.shape
-    return image - _window_sums(ii, slice(0, h), slice(0, w), k, k) / (k * k)
+    img = np.asarray(image, dtype=np.float64)
+    h, w = img.shape
+    padded = np.empty((h + 2 * radius, w + 2 * radius))
+    padded[radius : radius + h, radius : radius + w] = img
+    padded[:radius, radius : radius + w] = img[0]
+    padded[radius + h :, radius : radius + w] = img[-1]
+    padded[:, :radius] = padded[:, radius : radius + 1]
+    padded[:, radius + w :] = padded[:, radius + w - 1 : radius + w]
+    rows = padded[0:h].copy()
+    for i in range(1, k):
+        rows += padded[i : i + h]
+    box = rows[:, 0:w].copy()
+    for j in range(1, k):
+        box += rows[:, j : j + w]
+    detail: np.ndarray = img - box / (k * k)
+    return detail
 
 
 def _worst_tile(a: np.ndarray, b: np.ndarray, tiles: int = 3) -> float:
