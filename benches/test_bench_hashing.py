@@ -53,6 +53,7 @@ import itertools
 import os
 import statistics
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import _baselines
@@ -251,23 +252,48 @@ def _builder(album: str, tmp_path, jobs: int, build: str):
     return run, images
 
 
-def _index_case(benchmark, album, tmp_path, bench_cache, jobs, build, group, rounds=3) -> None:
-    run, images = _builder(album, tmp_path, jobs, build)
+def _time_build(
+    benchmark,
+    run: Callable[[], object],
+    group: str,
+    *,
+    images: int,
+    bench_cache: str,
+    rounds: int,
+    warmup: int,
+    **info: object,
+) -> None:
+    """Time ``run`` (wall and process CPU, ``CpuClock``) in ``group`` and record
+    ``info`` with the rates per image and the cores free just before."""
     clock = CpuClock(run)
     free = _machine.free_cores(f"{bench_cache}/peak")
     benchmark.group = group
-    benchmark.pedantic(clock, rounds=rounds, warmup_rounds=1)
+    benchmark.pedantic(clock, rounds=rounds, warmup_rounds=warmup)
     if benchmark.disabled:
         return
     benchmark.extra_info.update(
-        impl=f"{BUILDS[build][2]}{jobs}",
-        jobs=jobs,
-        previews=BUILDS[build][0],
-        native=BUILDS[build][1],
+        **info,
         images=images,
         images_per_s=images / median_s(benchmark),
         cpu_ms_per_image=1000 * clock.median() / images,
         free_cores=free,
+    )
+
+
+def _index_case(benchmark, album, tmp_path, bench_cache, jobs, build, group, rounds=3) -> None:
+    run, images = _builder(album, tmp_path, jobs, build)
+    _time_build(
+        benchmark,
+        run,
+        group,
+        images=images,
+        bench_cache=bench_cache,
+        rounds=rounds,
+        warmup=1,
+        impl=f"{BUILDS[build][2]}{jobs}",
+        jobs=jobs,
+        previews=BUILDS[build][0],
+        native=BUILDS[build][1],
     )
 
 
@@ -293,19 +319,16 @@ def test_index_seed_style(benchmark, photos: list[str], bench_cache: str) -> Non
     def run():
         return [_baselines.seed_average_hash(p) for p in photos]
 
-    clock = CpuClock(run)
-    free = _machine.free_cores(f"{bench_cache}/peak")
-    benchmark.group = "index 40 x 12-MP"
-    benchmark.pedantic(clock, rounds=2, warmup_rounds=0)
-    if benchmark.disabled:
-        return
-    benchmark.extra_info.update(
+    _time_build(
+        benchmark,
+        run,
+        "index 40 x 12-MP",
+        images=len(photos),
+        bench_cache=bench_cache,
+        rounds=2,
+        warmup=0,
         impl="seed-pil-ahash-jobs1",
         jobs=1,
-        images=len(photos),
-        images_per_s=len(photos) / median_s(benchmark),
-        cpu_ms_per_image=1000 * clock.median() / len(photos),
-        free_cores=free,
     )
 
 
@@ -342,19 +365,16 @@ def test_previews_only_400(
         with ThreadPoolExecutor(max_workers=jobs) as pool:
             return list(pool.map(_preview_hash, paths))
 
-    clock = CpuClock(run)
-    free = _machine.free_cores(f"{bench_cache}/peak")
-    benchmark.group = "index 400 x 12-MP"
-    benchmark.pedantic(clock, rounds=3, warmup_rounds=1)
-    if benchmark.disabled:
-        return
-    benchmark.extra_info.update(
+    _time_build(
+        benchmark,
+        run,
+        "index 400 x 12-MP",
+        images=len(paths),
+        bench_cache=bench_cache,
+        rounds=3,
+        warmup=1,
         impl=f"{'native' if native else 'python'}-previews-only-threads{jobs}",
         jobs=jobs,
-        images=len(paths),
-        images_per_s=len(paths) / median_s(benchmark),
-        cpu_ms_per_image=1000 * clock.median() / len(paths),
-        free_cores=free,
     )
 
 
@@ -413,17 +433,14 @@ def test_decode_threads(benchmark, jobs: int, photos: list[str], bench_cache: st
         with ThreadPoolExecutor(max_workers=jobs) as pool:
             return list(pool.map(hashing.hash_file, photos))
 
-    clock = CpuClock(run)
-    free = _machine.free_cores(f"{bench_cache}/peak")
-    benchmark.group = "index 40 x 12-MP"
-    benchmark.pedantic(clock, rounds=3, warmup_rounds=0)
-    if benchmark.disabled:
-        return
-    benchmark.extra_info.update(
+    _time_build(
+        benchmark,
+        run,
+        "index 40 x 12-MP",
+        images=len(photos),
+        bench_cache=bench_cache,
+        rounds=3,
+        warmup=0,
         impl=f"decode-threads{jobs}",
         jobs=jobs,
-        images=len(photos),
-        images_per_s=len(photos) / median_s(benchmark),
-        cpu_ms_per_image=1000 * clock.median() / len(photos),
-        free_cores=free,
     )
