@@ -54,7 +54,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from photomatch import decision, matching  # noqa: E402
-from photomatch.index import AlbumIndex  # noqa: E402
+from photomatch.index import AlbumArrays, AlbumIndex  # noqa: E402
 
 EVIDENCE = "evidence.pkl"
 BINS = (0.0, 0.5, 0.9, 0.99, 1.0000001)
@@ -71,16 +71,37 @@ class Thumb:
     evidence: list  # list[Evidence]: upright, then a turn when one was checked
 
 
-def collect(root: str) -> list[Thumb]:
+@dataclasses.dataclass
+class Album:
+    """A benchmark album as the scripts read it: its ``truth.json``, the album
+    and thumbnail folders (real paths), its index loaded (brought up to date
+    first) and its thumbnails hashed."""
+
+    truth: dict
+    album: str
+    thumbs: str
+    arrays: AlbumArrays
+    queries: list[matching.QueryImage]
+
+
+def open_album(root: str, progress: bool = False) -> Album:
+    """The album made by ``accuracy.py run`` at ``root``, ready to search."""
     with open(os.path.join(root, "truth.json")) as fh:
         truth = json.load(fh)
     album = os.path.realpath(os.path.join(root, truth["album"]))
     thumbs = os.path.realpath(os.path.join(root, truth["thumbs"]))
     with AlbumIndex(album, os.path.join(root, "index.sqlite")) as index:
-        index.update(progress=True)
+        index.update(progress=progress)
         arrays = index.load()
     sets = matching.name_sets([os.path.join(thumbs, s) for s in truth["sets"]])
-    queries, _ = matching.hash_queries(sets, progress=True)
+    queries, _ = matching.hash_queries(sets, progress=progress)
+    return Album(truth, album, thumbs, arrays, queries)
+
+
+def collect(root: str) -> list[Thumb]:
+    opened = open_album(root, progress=True)
+    truth, album, thumbs = opened.truth, opened.album, opened.thumbs
+    arrays, queries = opened.arrays, opened.queries
     gathered = matching.gather_evidence(arrays, queries, progress=True)
     by_path = {os.path.realpath(q.path): ev for q, ev in zip(queries, gathered, strict=True)}
     out = []

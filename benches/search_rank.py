@@ -17,31 +17,23 @@ this measures the search alone, e.g. before and after a change of album views.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections import defaultdict
 
+import calibrate
 import numpy as np
 
-from photomatch import matching
 from photomatch._core import hamming_topk
 from photomatch.decision import DEFAULT_POLICY
-from photomatch.index import AlbumIndex
 
 
 def ranks(root: str, rows: int) -> list[tuple[str, int | None, int | None]]:
     """Per thumbnail with an original: its row of the table (preset and crop),
     the rank of its nearest right answer among files, and that file's distance."""
-    with open(os.path.join(root, "truth.json")) as fh:
-        truth = json.load(fh)
-    album = os.path.realpath(os.path.join(root, truth["album"]))
-    thumbs = os.path.realpath(os.path.join(root, truth["thumbs"]))
-    with AlbumIndex(album, os.path.join(root, "index.sqlite")) as index:
-        index.update(progress=False)
-        arrays = index.load()
-    sets = matching.name_sets([os.path.join(thumbs, s) for s in truth["sets"]])
-    queries, _ = matching.hash_queries(sets)
+    opened = calibrate.open_album(root)
+    truth, album, thumbs = opened.truth, opened.album, opened.thumbs
+    arrays, queries = opened.arrays, opened.queries
     entries = {os.path.realpath(os.path.join(thumbs, t["path"])): t for t in truth["thumbnails"]}
     file_of = {os.path.realpath(p): i for i, p in enumerate(arrays.paths)}
     q_rows = np.ascontiguousarray(np.concatenate([q.row for q in queries]))
