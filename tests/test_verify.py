@@ -3,6 +3,8 @@ framing (judged by ``decision.on_frame``), variants."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import pyvips
@@ -74,15 +76,17 @@ def saved(image: pyvips.Image, q: int = 90) -> np.ndarray:
     return grey_of(pyvips.Image.new_from_buffer(image.jpegsave_buffer(Q=q), ""))
 
 
-def frame(image: pyvips.Image, dx: float, motion: bool = False) -> pyvips.Image:
+def frame(image: pyvips.Image, dx: float, motion: bool = False, step: float = 1.0) -> pyvips.Image:
     """A burst frame of a camera-sized scene: the view moved by ``dx`` of its
     width (sub-pixel, by an affine move) and, with ``motion``, a subject that
-    moved: a soft disc of the scene displaced by 4% of the frame."""
+    moved: a soft disc of the scene displaced by 4% of the frame (times ``step``)."""
     big = image.resize(2)
     w, h = round(big.width * 0.9), round(big.height * 0.9)
     out = big.affine([1, 0, 0, 1], odx=-dx * big.width - 20, ody=-20, oarea=[0, 0, w, h])
     if motion:
-        moved = out.affine([1, 0, 0, 1], odx=0.04 * w, ody=0.03 * h, oarea=[0, 0, w, h])
+        moved = out.affine(
+            [1, 0, 0, 1], odx=0.04 * w * step, ody=0.03 * h * step, oarea=[0, 0, w, h]
+        )
         yy, xx = np.mgrid[0:h, 0:w]
         mask = np.clip(
             1.5 - 1.5 * np.hypot((xx - 0.45 * w) / (0.12 * w), (yy - 0.5 * h) / (0.12 * h)), 0, 1
@@ -203,6 +207,28 @@ def test_contrast_is_mute_between_windows_that_do_not_differ(photo):
     _, wb = verify.fitted_window(q, b, verify.align(q, b))
     _, separation = verify.contrast(query, wa, wb)
     assert separation < 0.2
+
+
+@pytest.mark.parametrize("name", ["coffee", "astronaut"])
+def test_a_frame_between_two_in_the_album_is_explained_by_neither(name):
+    # Three frames of a burst, a subject moving a step each; the album keeps
+    # the first and the last. A thumbnail of the first follows it where the
+    # two differ; one of the middle frame (not in the album) leans to one of
+    # them as a whole, yet shows there a picture that neither explains.
+    image = sample_image(name)
+    kept = [saved(frame(image, 0.0)), saved(frame(image, 0.0, motion=True, step=2.0))]
+
+    def left(shown: pyvips.Image) -> list[float]:
+        q = verify.Thumbnail(saved(shown.thumbnail_image(200), 40))
+        windows = [verify.fitted_window(q, k, verify.align(q, k)) for k in kept]
+        (query, first), (_, last) = windows
+        assert math.isnan(verify.unexplained(query, first, []))  # nothing to tell it from
+        return [verify.unexplained(query, first, [last]), verify.unexplained(query, last, [first])]
+
+    own = left(frame(image, 0.0))
+    between = left(frame(image, 0.0, motion=True))
+    assert own[0] < 0.05 and own[1] > 0.9
+    assert min(between) > max(0.1, 10 * own[0])
 
 
 def test_the_fitted_window_is_the_thumbnail_where_it_fits(photo):

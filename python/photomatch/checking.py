@@ -124,7 +124,8 @@ class Checker:
 
     def _contrasted(self, q: verify.Thumbnail, groups: list[Group]) -> tuple[Group, ...]:
         """``groups`` with ``Group.contrast`` measured among the best few plausible
-        ones: each against every other, keeping its lowest (+inf alone)."""
+        ones: each against every other, keeping its lowest (+inf alone), and
+        ``Group.unexplained`` against all the others at once."""
         p = self.policy
         live = sorted((g for g in groups if plausible(g, p)), key=lambda g: -g.fit.ncc)
         best = live[0].fit.ncc if live else 0.0
@@ -142,9 +143,28 @@ class Checker:
                 side, sep = verify.contrast(a[0], a[1], b[1])
                 lowest[i] = min(lowest[i], (side, sep))
                 lowest[j] = min(lowest[j], (-side, sep))
-        measured = {id(g): c for g, c in zip(close, lowest, strict=True)}
+        rest: list[float] = []
+        for i, a in enumerate(windows):
+            if a is None:
+                rest.append(math.nan)
+                continue
+            rivals = [
+                b[1]
+                for j, b in enumerate(windows)
+                if j != i and b is not None and b[0].shape == a[0].shape
+            ]
+            rest.append(verify.unexplained(a[0], a[1], rivals))
+        measured = {
+            id(g): (side, sep, left)
+            for g, (side, sep), left in zip(close, lowest, rest, strict=True)
+        }
         return tuple(
-            replace(g, contrast=measured[id(g)][0], separation=measured[id(g)][1])
+            replace(
+                g,
+                contrast=measured[id(g)][0],
+                separation=measured[id(g)][1],
+                unexplained=measured[id(g)][2],
+            )
             if id(g) in measured
             else g
             for g in groups

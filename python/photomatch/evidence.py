@@ -59,11 +59,16 @@ class Group:
     the closest other candidate group does, where the two differ
     (``verify.contrast``, in standard errors; the lowest over the groups
     that fit nearly as well), +inf when no other group fits nearly as well,
-    NaN when not measured."""
+    NaN when not measured; ``separation`` how much the two differ.
+    ``unexplained`` is how much of what sets this group's window apart from
+    those close groups the thumbnail does not follow (``verify.unexplained``:
+    0 for a thumbnail of it, about 1 for one of another), NaN when not
+    measured or alone."""
 
     members: tuple[Fit, ...]
     contrast: float = field(default=math.nan, compare=False)
     separation: float = field(default=math.nan, compare=False)
+    unexplained: float = field(default=math.nan, compare=False)
 
     @property
     def best(self) -> Fit:

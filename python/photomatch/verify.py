@@ -20,6 +20,7 @@ burst sibling, shifted by a few percent, does not fit. This module measures;
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -677,6 +678,16 @@ def fitted_window(
     return query, window
 
 
+def _tone_fitted(window: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """``window`` (flattened) with the gain and offset that fit it best to the
+    flattened thumbnail ``q`` (least squares)."""
+    x = window.astype(np.float64).ravel()
+    xc = x - x.mean()
+    gain = float((xc * (q - q.mean())).sum() / max(float((xc * xc).sum()), 1e-9))
+    fitted: np.ndarray = q.mean() + gain * xc
+    return fitted
+
+
 def contrast(query: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
     """Which of windows ``a`` and ``b`` (see ``fitted_window``) the thumbnail
     ``query`` follows where the two differ, and how much they differ.
@@ -692,13 +703,7 @@ def contrast(query: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[float, fl
     thumbnail's own residual (a crop that two frames hold alike, up to their
     noise and resampling) leave ``side`` to chance."""
     q = query.astype(np.float64).ravel()
-    fitted = []
-    for w in (a, b):
-        x = w.astype(np.float64).ravel()
-        xc = x - x.mean()
-        gain = float((xc * (q - q.mean())).sum() / max(float((xc * xc).sum()), 1e-9))
-        fitted.append(q.mean() + gain * xc)
-    ra, rb = fitted
+    ra, rb = _tone_fitted(a, q), _tone_fitted(b, q)
     d = ra - rb
     dd = float((d * d).sum())
     if dd < 1e-9:
@@ -706,6 +711,31 @@ def contrast(query: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[float, fl
     side = float(((q - (ra + rb) / 2) * d).sum()) / dd
     nearer = min(float(((q - ra) ** 2).sum()), float(((q - rb) ** 2).sum()))
     return side, dd / max(nearer, 1e-9)
+
+
+def unexplained(query: np.ndarray, window: np.ndarray, rivals: Sequence[np.ndarray]) -> float:
+    """How much of what sets ``window`` apart from the ``rivals`` (windows of
+    other candidates fitted the same way, ``fitted_window``) the thumbnail
+    ``query`` does not follow: 0 for a thumbnail of ``window`` itself, about 1
+    for one of a rival, NaN without rivals.
+
+    ``contrast`` says which of two frames a thumbnail leans to; this says
+    whether it is the frame at all. A thumbnail of a frame that is not in the
+    album (taken between two that are) leans to the nearer one, yet where the
+    frames differ (a subject that moved) it shows its own picture, which none
+    of them explains. With the windows tone-fitted to the thumbnail, ``d`` the
+    largest difference at each pixel between ``window`` and a rival, and ``r``
+    the thumbnail's residual from ``window``: ``sum(d^2 r^2) / sum(d^4)``, the
+    residual where the frames differ, against how much they differ there."""
+    q = query.astype(np.float64).ravel()
+    own = _tone_fitted(window, q)
+    if not rivals:
+        return math.nan
+    d2 = np.max(np.stack([(own - _tone_fitted(b, q)) ** 2 for b in rivals]), axis=0)
+    total = float((d2 * d2).sum())
+    if total < 1e-12:
+        return math.nan
+    return float((d2 * (q - own) ** 2).sum()) / total
 
 
 #: Long side, at most, at which ``grain_detail`` compares two album files: near
