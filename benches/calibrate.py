@@ -29,7 +29,8 @@ confidence over them): the second condition keeps a threshold from resting on
 a handful of training answers that happened to be right.
 ``review_confidence`` stays at its default (a reviewer's budget, not a fit).
 It prints the weights and thresholds to paste into ``Policy`` and the
-reliability table on the training albums.
+reliability table on the training albums. ``--without FEATURE`` holds a
+feature's weight at 0, to measure what it adds.
 
 ``evaluate`` replays the decisions (``matching.decide_all``) and reports per
 album and overall: top-1 over thumbnails with an original, precision and recall
@@ -296,6 +297,14 @@ def main() -> None:
     f.add_argument("--expected-error", type=float, default=0.002)
     f.add_argument("--ridge", type=float, default=0.01)
     f.add_argument("--out", help="write the fitted weights and thresholds here (JSON)")
+    f.add_argument(
+        "--without",
+        action="append",
+        default=[],
+        choices=decision.FEATURES[1:],
+        metavar="FEATURE",
+        help="hold this feature's weight at 0 (to measure what it adds); repeatable",
+    )
     e = sub.add_parser("evaluate")
     e.add_argument("roots", nargs="+")
     e.add_argument("--weights", help="JSON written by fit --out (default: photomatch's Policy)")
@@ -312,8 +321,11 @@ def main() -> None:
         # The run's exposure offset is measured from its confident matches,
         # which depend on the weights: fit, measure the offset again, refit.
         fitted = base
+        left_out = [decision.FEATURES.index(name) for name in args.without]
         for _ in range(3):
             sets = [s for ts in albums.values() for s in design(ts, fitted)]
+            for x, _ in sets:
+                x[:, left_out] = 0.0  # a feature that is always 0 keeps its weight at 0
             w = fit_conditional(sets, args.ridge)
             fitted = dataclasses.replace(base, weights=tuple(float(v) for v in w))
         groups = sum(len(y) for _, y in sets)

@@ -245,22 +245,59 @@ def test_the_weights_must_fit_the_features():
 def test_frames_that_fit_alike_are_told_apart_by_where_they_differ():
     # Two frames of a tripod burst, both at the framing and fitting alike as a
     # whole; where they differ (a subject that moved) the thumbnail follows
-    # the first clearly (the checker's ``Group.contrast``, +-1/2 each way).
-    def frames(side: float, separation: float) -> Evidence:
+    # the first clearly (the checker's ``Group.contrast``, +-1/2 each way)
+    # and follows it there (``Group.unexplained``).
+    def frames(side: float, separation: float, left: tuple[float, float]) -> Evidence:
         a = replace(
-            group("/a/f1.jpg", fit(ncc=0.992), siblings=1), contrast=side, separation=separation
+            group("/a/f1.jpg", fit(ncc=0.992), siblings=1),
+            contrast=side,
+            separation=separation,
+            unexplained=left[0],
         )
         b = replace(
-            group("/a/f2.jpg", fit(ncc=0.991), siblings=1), contrast=-side, separation=separation
+            group("/a/f2.jpg", fit(ncc=0.991), siblings=1),
+            contrast=-side,
+            separation=separation,
+            unexplained=left[1],
         )
         return evidence(a, b)
 
-    told = decide(frames(0.5, 4.0), P)
+    told = decide(frames(0.5, 4.0, (0.01, 1.0)), P)
     assert (told.status, told.match) == (MATCHED, "/a/f1.jpg")
-    # The same lean where the frames barely differ is chance: not an answer.
-    alike = decide(frames(0.5, 0.05), P)
+    # The same lean where the frames barely differ is chance: not an answer
+    # (the thumbnail's own noise outweighs their difference: neither explains it).
+    alike = decide(frames(0.5, 0.05, (3.0, 3.0)), P)
     assert alike.status == AMBIGUOUS and alike.reason == Reason.FRAMES_ALIKE.value
     assert {c.path for c in alike.candidates} == {"/a/f1.jpg", "/a/f2.jpg"}
+
+
+def test_a_frame_the_thumbnail_leans_to_but_does_not_show_is_not_matched():
+    # Two frames of a burst, the thumbnail leaning clearly to the first where
+    # they differ. If it also follows the first there (a thumbnail of that
+    # frame), the first is the match; if what it shows there is explained by
+    # neither (a frame taken between the two, not in the album: the checker's
+    # ``Group.unexplained``), the lean alone is no answer.
+    def frames(left: float) -> Evidence:
+        a = replace(
+            group("/a/f1.jpg", fit(ncc=0.992), siblings=1),
+            contrast=0.5,
+            separation=4.0,
+            unexplained=left,
+        )
+        b = replace(
+            group("/a/f2.jpg", fit(ncc=0.985), siblings=1),
+            contrast=-0.5,
+            separation=4.0,
+            unexplained=1.0,
+        )
+        return evidence(a, b)
+
+    shown = decide(frames(0.01), P)
+    assert (shown.status, shown.match) == (MATCHED, "/a/f1.jpg")
+    between = decide(frames(0.6), P)
+    assert between.status != MATCHED and between.candidates[0].path == "/a/f1.jpg"
+    assert between.confidence is not None and shown.confidence is not None
+    assert between.confidence < shown.confidence
 
 
 def test_groups_share_the_probability():

@@ -50,6 +50,8 @@ FEATURES = (
     "distance",
     "contrast",
     "lean",
+    "explained",
+    "rivalled",
 )
 
 
@@ -145,29 +147,31 @@ class Policy:
     #: (0.149 and up) on the training albums (``benches/grain_pairs.py``).
     grain_detail_min: float = 0.12
     #: The confidence model: one weight per ``FEATURES`` entry, fitted on the
-    #: training albums of benches/README.md (seeds 101-103, 201-203, 210-212,
-    #: with hash version 5's views and the grain test on small tiles) by
-    #: ``python benches/calibrate.py fit`` (ridge 0.01; see there and README
-    #: "Accuracy").
+    #: training albums of benches/README.md (seeds 101-103, 201-203, 210-215,
+    #: with hash version 5's views, the grain test on small tiles and
+    #: ``Group.unexplained``) by ``python benches/calibrate.py fit ...
+    #: --precision 0.998`` (ridge 0.01; see there and README "Accuracy").
     weights: tuple[float, ...] = (
-        -0.513,  # bias
-        0.182,  # ncc
-        6.22,  # detail
-        2.795,  # local_detail
-        -4.02,  # shift
-        0.247,  # burst_shift
-        -2.261,  # crop
-        -3.135,  # burst
-        0.805,  # burst_crop
-        -1.146,  # exposure
-        -1.737,  # second_look
-        -3.253,  # distance
-        0.852,  # contrast
-        0.645,  # lean
+        -1.02,  # bias
+        0.206,  # ncc
+        5.946,  # detail
+        2.676,  # local_detail
+        -3.118,  # shift
+        -0.141,  # burst_shift
+        -1.407,  # crop
+        -1.972,  # burst
+        0.086,  # burst_crop
+        -1.078,  # exposure
+        -0.631,  # second_look
+        -2.514,  # distance
+        0.45,  # contrast
+        0.342,  # lean
+        0.589,  # explained
+        -1.743,  # rivalled
     )
     #: ``matched`` from this confidence up: the lowest threshold at which the
-    #: training albums' matches were all right and the model expected at most
-    #: 0.2% of them wrong (``calibrate.py fit``).
+    #: training albums' matches were right at least 99.8% of the time and the
+    #: model expected at most 0.2% of them wrong (``calibrate.py fit``).
     match_confidence: float = 0.98
     #: ``ambiguous`` (worth a person's look) when the plausible groups together
     #: reach this confidence (one of them is probably the original); below,
@@ -256,8 +260,10 @@ def features(group: Group, p: Policy, exposure_offset: float | None = None) -> n
     framing or of a file with burst siblings (another frame, or a crop of one,
     is exposed otherwise), how it was found (``second_look``; hash ``distance``
     / 64), and how it fares against the closest other group where the two
-    differ (``contrast`` and ``lean``, see ``_contrast``). How the groups
-    compare as a whole is the model's own business (``confidences``)."""
+    differ (``contrast`` and ``lean``, see ``_contrast``) and whether it is
+    that frame at all (``explained``: -log ``Group.unexplained``, within
+    [-1, 4], and ``rivalled``, 1, when measured; both 0 when not). How the
+    groups compare as a whole is the model's own business (``confidences``)."""
     fit = group.fit
     ncc = min(max(fit.ncc, 0.0), 0.9999)
     framed = on_frame(fit, p)
@@ -274,6 +280,8 @@ def features(group: Group, p: Policy, exposure_offset: float | None = None) -> n
     detail = 0.0 if math.isnan(fit.detail) else fit.detail
     local = detail if math.isnan(fit.local_detail) else fit.local_detail
     contrast, lean = _contrast(group)
+    rivalled = math.isfinite(group.unexplained)
+    explained = min(max(-math.log(max(group.unexplained, 1e-4)), -1.0), 4.0) if rivalled else 0.0
     return np.array(
         [
             1.0,
@@ -290,6 +298,8 @@ def features(group: Group, p: Policy, exposure_offset: float | None = None) -> n
             group.distance / 64.0,
             contrast,
             lean,
+            explained,
+            float(rivalled),
         ]
     )
 
