@@ -221,8 +221,10 @@ def test_an_implausible_fit_is_never_the_answer_however_well_it_correlates():
     r = decide(evidence(stray, own), P)
     assert r.status == MATCHED and r.match == "/a/x.jpg"
     assert [c.path for c in r.candidates] == ["/a/x.jpg", "/a/stray.jpg"]
+    # Alone it is no answer either, though a clear fit is shown for a look.
     alone = decide(evidence(stray), P)
-    assert alone.status == UNMATCHED and alone.confidence == 0.0
+    assert alone.match is None and alone.confidence == 0.0
+    assert (alone.status, alone.reason) == (AMBIGUOUS, Reason.UNCONFIRMED.value)
 
 
 def test_the_primary_is_chosen_by_the_decision_not_the_gathering():
@@ -298,6 +300,23 @@ def test_a_frame_the_thumbnail_leans_to_but_does_not_show_is_not_matched():
     assert between.status != MATCHED and between.candidates[0].path == "/a/f1.jpg"
     assert between.confidence is not None and shown.confidence is not None
     assert between.confidence < shown.confidence
+
+
+def test_a_clear_fit_whose_detail_does_not_confirm_it_is_shown_not_refused():
+    # A smooth picture cropped and saved at q30: it fits its original at 0.9995
+    # as a whole, while too little of its fine detail survived to confirm a
+    # crop (not plausible). Nothing else comes near: worth a look, not a match.
+    smooth = group("/a/x.jpg", fit(ncc=0.9995, scale=0.91, offset=4.0, detail=0.24))
+    stranger = group("/a/y.jpg", fit(ncc=0.77, scale=0.72, detail=0.02))
+    r = decide(evidence(stranger, smooth), P)
+    assert (r.status, r.reason, r.confidence) == (AMBIGUOUS, Reason.UNCONFIRMED.value, 0.0)
+    assert r.match is None and r.candidates[0].path == "/a/x.jpg"
+    # With another fit within the margin it is no longer clear: nothing fits.
+    rival = group("/a/z.jpg", fit(ncc=0.98, scale=0.9, offset=4.0, detail=0.1))
+    assert decide(evidence(smooth, rival), P).reason == Reason.NO_FIT.value
+    # Nor is a close fit under 0.97.
+    loose = group("/a/x.jpg", fit(ncc=0.95, scale=0.91, offset=4.0, detail=0.24))
+    assert decide(evidence(loose, stranger), P).status == UNMATCHED
 
 
 def test_groups_share_the_probability():

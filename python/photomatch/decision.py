@@ -11,7 +11,8 @@ by ``benches/calibrate.py``), names the most probable, and answers
   others, and "none", then share what is left;
 * ``ambiguous`` when the groups together are worth a look
   (``Policy.review_confidence``) but none is confident (frames of a burst
-  that fit alike share the probability);
+  that fit alike share the probability), or when one fit is clear
+  (``Policy.review_ncc``, nothing else near), plausible or not;
 * ``unmatched`` otherwise,
 
 with a ``Reason`` read off the evidence's structure (a standard framing, a
@@ -177,10 +178,12 @@ class Policy:
     #: reach this confidence (one of them is probably the original); below,
     #: ``unmatched``. A reviewer's budget, not fitted.
     review_confidence: float = 0.2
-    #: ... and whatever its confidence, a plausible fit at least this good with
-    #: no rival within ``ncc_margin``: a clear fit is never refused outright (a
-    #: crop of 94% of a photo's area fits nearly full size, off every framing,
-    #: as the lone remaining frame of a burst would fit a withheld one).
+    #: ... and whatever its confidence, a fit at least this good with no rival
+    #: within ``ncc_margin``: a clear fit is never refused outright (a crop of
+    #: 94% of a photo's area fits nearly full size, off every framing, as the
+    #: lone remaining frame of a burst would fit a withheld one). A clear fit
+    #: that is not plausible (its fine detail does not confirm it) is
+    #: ``ambiguous`` too, with confidence 0 (``Reason.UNCONFIRMED``).
     review_ncc: float = 0.97
     #: Another group is a rival of the most probable one (frames that fit
     #: alike, for the reason given) from this confidence up.
@@ -383,19 +386,29 @@ def decide(ev: Evidence, p: Policy, exposure_offset: float | None = None) -> Que
         )
 
     if not live:
+        # A clear fit is always worth a person's look, even one that is not
+        # plausible: a smooth picture saved at JPEG q30 keeps too little fine
+        # detail to confirm a crop, yet fits it at 0.999 with nothing else near.
+        if dead and _clear(dead[0], groups, p):
+            return answer(AMBIGUOUS, Reason.UNCONFIRMED, 0.0)
         reason = Reason.NO_FIT if groups or ev.ranked else Reason.NO_CANDIDATE
         return answer(UNMATCHED, reason, 0.0 if groups else None)
     top_conf, top = live[0]
     if top_conf >= p.match_confidence:
         return answer(MATCHED, Reason.FRAMED if on_frame(top.fit, p) else Reason.CROP, top_conf)
     # A clear fit is always worth a person's look, however the model rates it.
-    clear = top.fit.ncc >= p.review_ncc and not any(
-        g is not top and g.fit.ncc >= top.fit.ncc - p.ncc_margin for _, g in live
-    )
-    worth = sum(shares) >= p.review_confidence or clear
+    worth = sum(shares) >= p.review_confidence or _clear(top, [g for _, g in live], p)
     rivals = [g for c, g in live[1:] if c >= p.rival_confidence]
     return answer(
         AMBIGUOUS if worth else UNMATCHED, _doubt(top, rivals, p, exposure_offset), top_conf
+    )
+
+
+def _clear(top: Group, groups: Sequence[Group], p: Policy) -> bool:
+    """``top`` fits at ``review_ncc`` or better, and no other of ``groups``
+    within ``ncc_margin`` of it."""
+    return top.fit.ncc >= p.review_ncc and not any(
+        g is not top and g.fit.ncc >= top.fit.ncc - p.ncc_margin for g in groups
     )
 
 

@@ -68,6 +68,7 @@ class Reason(str, Enum):
     BURST_CROP = "burst_crop"  # a crop that fits several frames of a burst alike
     EXPOSURE_OFF = "exposure_off"  # fits as a crop, but exposed otherwise: another frame?
     UNSURE = "unsure"  # fits, but not surely enough to answer
+    UNCONFIRMED = "unconfirmed"  # fits closely as a whole, but its fine detail does not confirm it
     NO_FIT = "no_fit"  # candidates found, none fits on pixels
     NO_CANDIDATE = "no_candidate"  # no album file is close in hash
     SAME_ORIGINAL = "same_original"  # another thumbnail of the set matched it more surely
@@ -85,6 +86,7 @@ REASON_TEXT = {
     Reason.BURST_CROP: "a crop that fits several frames of a burst alike",
     Reason.EXPOSURE_OFF: "fits as a crop, but exposed otherwise: another frame of a burst?",
     Reason.UNSURE: "fits, but not surely enough to answer",
+    Reason.UNCONFIRMED: "fits closely as a whole, but too little of its detail agrees to be sure",
     Reason.NO_FIT: "no candidate fits on pixels",
     Reason.NO_CANDIDATE: "no album photo is close",
     Reason.SAME_ORIGINAL: "same original as another thumbnail of the set",

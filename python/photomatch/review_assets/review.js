@@ -109,6 +109,8 @@
       burst_crop: "A crop that fits several frames of a burst alike: compare them.",
       exposure_off: "It fits as a crop, but the exposure differs: probably another frame.",
       unsure: "A photo fits, but not surely enough to say it is the original.",
+      unconfirmed:
+        "A photo fits closely as a whole, but too little of its fine detail agrees to be sure: check it.",
       no_fit: "Photos came close in the search, but none fits on its pixels.",
       no_candidate: "No photo of the album comes close to it.",
       same_original: "Another thumbnail of this set matched the same photo more surely.",
