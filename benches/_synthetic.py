@@ -23,7 +23,7 @@ import sqlite3
 
 import numpy as np
 
-from photomatch import hashing, matching
+from photomatch import hashing, matching, overview
 from photomatch.errors import DecodeError
 from photomatch.index import FORMAT_VERSION, AlbumIndex
 
@@ -151,8 +151,17 @@ def _build(album: str, path: str, files: int) -> None:
                     ],
                 }
                 rows.append(tuple(value[name] for name in names))
+            # Each file's overview (``overview``: 32 x 24 for its 256 x 192 frame).
+            side = overview.overview_shape(192, 256)
+            pixels = rng.bytes(side[0] * side[1] * (stop - start))
+            size = side[0] * side[1]
+            small = [
+                (row[names.index("path")], pixels[j * size : (j + 1) * size])
+                for j, row in enumerate(rows)
+            ]
             with db:
                 db.executemany(sql, rows)
+                db.executemany("INSERT INTO overviews (path, pixels) VALUES (?, ?)", small)
         db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 

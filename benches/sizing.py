@@ -47,6 +47,7 @@ def measure(folder: str, files: int) -> dict[str, float]:
         (count,) = db.execute("SELECT count(*) FROM files").fetchone()
         (blob,) = db.execute("SELECT sum(length(hashes) + length(view_ids)) FROM files").fetchone()
         (names,) = db.execute("SELECT sum(length(path)) FROM files").fetchone()
+        (small,) = db.execute("SELECT sum(length(path) + length(pixels)) FROM overviews").fetchone()
     finally:
         db.close()
     # The writer alone: copy a slice of the rows into a fresh index, in the batches
@@ -61,6 +62,7 @@ def measure(folder: str, files: int) -> dict[str, float]:
             " FROM files LIMIT ?",
             (sample,),
         ).fetchall()
+        small = src.execute("SELECT path, pixels FROM overviews LIMIT ?", (sample,)).fetchall()
         src.close()
         with AlbumIndex(album, os.path.join(tmp, "i.sqlite")) as index:
             t0 = time.perf_counter()
@@ -71,6 +73,10 @@ def measure(folder: str, files: int) -> dict[str, float]:
                         " width, height, view_ids, hashes, source) VALUES (?,?,?,?,?,?,?,?,?,?)",
                         rows[at : at + 128],
                     )
+                    index.db.executemany(
+                        "INSERT OR REPLACE INTO overviews (path, pixels) VALUES (?, ?)",
+                        small[at : at + 128],
+                    )
             write_s = time.perf_counter() - t0
     return {
         "files": count,
@@ -78,6 +84,7 @@ def measure(folder: str, files: int) -> dict[str, float]:
         "bytes": size,
         "row_blob_bytes": blob,
         "path_bytes": names,
+        "overview_bytes": small or 0,
         "write_rows": len(rows),
         "write_s": write_s,
         "load_bytes_per_file": (loaded - imported) * 2**20 / count,
@@ -121,11 +128,12 @@ def main() -> None:
     rows = photos * views
     print(f"measured: synthetic index of {m['files']:,} files, {views} views each (4:3 photo)")
     print(f"  file {m['bytes'] / 2**20:.1f} MiB = {per_file:.0f} bytes/file")
+    blobs = (m["row_blob_bytes"] + m["overview_bytes"]) / m["files"]
     print(
         f"  of which hash rows + view ids {m['row_blob_bytes'] / m['files']:.0f} bytes/file"
-        f" ({views} x {row_bytes} + {views}), paths {m['path_bytes'] / m['files']:.0f} bytes/file;"
-        f" SQLite rows, other columns and b-trees {per_file - m['row_blob_bytes'] / m['files']:.0f}"
-        " bytes/file"
+        f" ({views} x {row_bytes} + {views}), paths {m['path_bytes'] / m['files']:.0f} bytes/file,"
+        f" overviews (with their key) {m['overview_bytes'] / m['files']:.0f} bytes/file;"
+        f" SQLite rows, other columns and b-trees {per_file - blobs:.0f} bytes/file"
     )
     write_rate = m["write_rows"] / m["write_s"]
     print(f"  load(): peak RSS {m['load_bytes_per_file']:.0f} bytes/file over importing photomatch")

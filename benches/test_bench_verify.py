@@ -22,7 +22,7 @@ import _numpy_resize
 import numpy as np
 import pytest
 
-from photomatch import demo, hashing, verify
+from photomatch import demo, hashing, overview, verify
 from photomatch.matching import query_image
 
 NAMES = ["coffee", "astronaut", "chelsea", "rocket", "coins", "brick", "camera", "retina"]
@@ -80,3 +80,63 @@ def test_area_resize(benchmark, impl):
     fn = verify.area_resize if impl == "photomatch" else _numpy_resize.numpy_area_resize
     out = benchmark(fn, grey, 86, 115)
     np.testing.assert_array_equal(out, _numpy_resize.numpy_area_resize(grey, 86, 115))
+
+
+def numpy_best_ncc(images: np.ndarray, h: int, w: int, template: np.ndarray) -> np.ndarray:
+    """``_core.best_ncc`` in numpy: every placement's window as a strided view,
+    its dot product with the zero-mean template and its variance, in one go."""
+    th, tw = template.shape
+    t = template - template.mean()
+    t /= np.sqrt((t * t).sum())
+    stack = images.reshape(-1, h, w).astype(np.float64)
+    windows = np.lib.stride_tricks.sliding_window_view(stack, (th, tw), axis=(1, 2))
+    dot = np.einsum("npqij,ij->npq", windows, t)
+    sums = windows.sum(axis=(3, 4))
+    var = (windows * windows).sum(axis=(3, 4)) - sums * sums / (th * tw)
+    ncc = np.where(var > 1e-6 * th * tw, dot / np.sqrt(np.maximum(var, 1e-12)), 0.0)
+    return np.maximum(ncc.reshape(len(stack), -1).max(axis=1), 0.0).astype(np.float32)
+
+
+#: Album overviews slid over in the coarse-look case.
+COARSE_FILES = 10_000
+
+
+@pytest.fixture(scope="module")
+def overviews() -> tuple[overview.Overviews, np.ndarray]:
+    """``COARSE_FILES`` overviews of 3:2 frames cut from the sample photographs
+    (random windows of 60-100% of each side, at random places; some mirrored),
+    and an off-centre crop thumbnail of one of them."""
+    rng = np.random.default_rng(7)
+    photos = [hashing.grey_from_image(demo.sample_image(n)) for n in NAMES]
+    blobs, files = [], []
+    for i in range(COARSE_FILES):
+        grey = photos[i % len(photos)]
+        scale = rng.uniform(0.6, 1.0)
+        ch = int(min(grey.shape[0], grey.shape[1] / 1.5) * scale)
+        cw = int(ch * 1.5)
+        y = int(rng.integers(0, grey.shape[0] - ch + 1))
+        x = int(rng.integers(0, grey.shape[1] - cw + 1))
+        frame = verify.area_resize(grey[y : y + ch, x : x + cw].astype(np.float64), 167, 250)
+        frame = np.rint(frame).astype(np.uint8)
+        blobs.append(overview.make(frame[:, ::-1] if i % 3 == 0 else frame))
+        files.append(i)
+    found = overview.Overviews.from_rows(files, [167] * len(files), [250] * len(files), blobs)
+    crop = np.ascontiguousarray(photos[0][40:260, 30:360])
+    return found, crop
+
+
+@pytest.mark.parametrize("impl", ["photomatch", "numpy"])
+def test_coarse_look(benchmark, overviews, impl, monkeypatch):
+    """``Overviews.scores`` of one thumbnail over ``COARSE_FILES`` overviews:
+    ``_core.best_ncc`` (Rust, rayon, the GIL released) beside the numpy
+    sliding-window version of the same sums (same scores, checked)."""
+    found, crop = overviews
+    benchmark.group = "coarse look"
+    benchmark.extra_info["impl"] = impl
+    benchmark.extra_info["files"] = len(found)
+    expected = found.scores(crop)
+    if impl == "numpy":
+        monkeypatch.setattr(overview._core, "best_ncc", numpy_best_ncc, raising=True)
+    files, scores = benchmark(found.scores, crop)
+    np.testing.assert_array_equal(files, expected[0])
+    np.testing.assert_allclose(scores, expected[1], atol=1e-5)

@@ -50,6 +50,7 @@ use rayon::prelude::*;
 use crate::dhash;
 use crate::jpeg_decode::decode_grey;
 use crate::jpeg_header::{parse_exif, scan_jpeg, JpegHeader, Reader};
+use crate::slide;
 
 /// The limits of `photomatch.preview`, passed from Python so both paths share them.
 #[derive(Debug, Clone)]
@@ -88,6 +89,8 @@ pub struct PreviewHashes {
     /// The upright preview's size (bands removed), in pixels.
     pub width: usize,
     pub height: usize,
+    /// Its overview for the coarse look (`slide::overview`).
+    pub overview: Vec<u8>,
 }
 
 /// The hashes of each file's preview, or None where this path declines it
@@ -115,7 +118,7 @@ pub fn preview_hash(path: &Path, limits: &PreviewLimits) -> Option<PreviewHashes
     Some(hash_album_grey(&grey))
 }
 
-/// `hashing.hash_grey(grey, album=True)`.
+/// `hashing.hash_grey(grey, album=True)`, with the frame's overview.
 pub fn hash_album_grey(grey: &Grey) -> PreviewHashes {
     let views = dhash::album_views(grey.height, grey.width);
     let boxes: Vec<[usize; 4]> = views.iter().map(|v| v.1).collect();
@@ -124,6 +127,7 @@ pub fn hash_album_grey(grey: &Grey) -> PreviewHashes {
         view_ids: views.iter().map(|v| v.0).collect(),
         width: grey.width,
         height: grey.height,
+        overview: slide::overview(&grey.pixels, grey.height, grey.width),
     }
 }
 

@@ -9,7 +9,7 @@
 
 use numpy::ndarray::Array2;
 use numpy::prelude::*;
-use numpy::{dtype, PyArray2, PyReadonlyArray2, PyUntypedArray};
+use numpy::{dtype, PyArray1, PyArray2, PyReadonlyArray2, PyUntypedArray};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
@@ -18,6 +18,7 @@ use std::path::PathBuf;
 use crate::hamming::{self, KernelError};
 use crate::preview::{self, PreviewLimits};
 use crate::resize::{self, ResizeError};
+use crate::slide::{self, SlideError};
 
 impl From<KernelError> for PyErr {
     fn from(err: KernelError) -> PyErr {
@@ -43,6 +44,12 @@ impl Hashes<'_> {
 
 impl From<ResizeError> for PyErr {
     fn from(err: ResizeError) -> PyErr {
+        PyValueError::new_err(err.to_string())
+    }
+}
+
+impl From<SlideError> for PyErr {
+    fn from(err: SlideError) -> PyErr {
         PyValueError::new_err(err.to_string())
     }
 }
@@ -254,9 +261,77 @@ fn area_resize<'py>(
     into_2d(py, (out_h, out_w), out)
 }
 
+/// For each image, the highest normalised cross-correlation of `template`
+/// over every whole-pixel placement inside it (0 where a placement or the
+/// template is flat).
+///
+/// images: uint8 array of shape (n, height * width), C-contiguous: n images
+/// of `height` x `width`, row-major, one per row.
+/// template: float64 array of shape (th, tw), C-contiguous, no larger than
+/// the images.
+///
+/// Returns a float32 array of shape (n,). Raises ValueError for any invalid
+/// input. Releases the GIL while it runs (rayon, one image per task).
+#[pyfunction]
+fn best_ncc<'py>(
+    py: Python<'py>,
+    images: &Bound<'py, PyAny>,
+    height: usize,
+    width: usize,
+    template: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyArray1<f32>>> {
+    let (stack, _, cols) = array_2d::<u8>(images, "images", "uint8", "(n, height * width)")?;
+    if cols != height * width {
+        return Err(value_error(format!(
+            "images must have height * width = {} values per row, got {cols}",
+            height * width
+        )));
+    }
+    let (tmpl, th, tw) = array_2d::<f64>(template, "template", "float64", "(th, tw)")?;
+    let pixels = stack
+        .as_slice()
+        .map_err(|e| value_error(format!("images: {e}")))?;
+    let values = tmpl
+        .as_slice()
+        .map_err(|e| value_error(format!("template: {e}")))?;
+    let out = py.detach(|| slide::best_ncc(pixels, height, width, values, th, tw))?;
+    Ok(PyArray1::from_vec(py, out))
+}
+
+/// The overview of an upright grey frame for the coarse look (area averages,
+/// long side `OVERVIEW_SIDE`, see `overview_shape`), as the index stores it.
+///
+/// grey: uint8 array of shape (h, w), C-contiguous.
+/// Returns uint8 bytes of the overview, row-major.
+#[pyfunction]
+fn overview<'py>(py: Python<'py>, grey: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
+    let (pixels, h, w) = array_2d::<u8>(grey, "grey", "uint8", "(h, w)")?;
+    if h == 0 || w == 0 {
+        return Err(value_error("grey must have at least one pixel".into()));
+    }
+    let values = pixels
+        .as_slice()
+        .map_err(|e| value_error(format!("grey: {e}")))?;
+    let out = py.detach(|| slide::overview(values, h, w));
+    Ok(PyBytes::new(py, &out))
+}
+
+/// The size `(height, width)` of the overview of an `h x w` frame.
+#[pyfunction]
+fn overview_shape(h: usize, w: usize) -> (usize, usize) {
+    slide::overview_shape(h, w)
+}
+
 /// One file's preview hashes as returned to Python: the rows as little-endian
-/// uint64 bytes (as the index stores them), the view ids, width, height.
-type PreviewRow<'py> = (Bound<'py, PyBytes>, Bound<'py, PyBytes>, usize, usize);
+/// uint64 bytes (as the index stores them), the view ids, width, height and
+/// the frame's overview.
+type PreviewRow<'py> = (
+    Bound<'py, PyBytes>,
+    Bound<'py, PyBytes>,
+    usize,
+    usize,
+    Bound<'py, PyBytes>,
+);
 
 /// The embedded EXIF preview of each JPEG in `paths`, hashed as
 /// `hashing.hash_grey(preview, album=True)` would hash what
@@ -319,6 +394,7 @@ fn preview_hashes<'py>(
                     PyBytes::new(py, &h.view_ids),
                     h.width,
                     h.height,
+                    PyBytes::new(py, &h.overview),
                 )
             })
         })
@@ -348,6 +424,10 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(hamming_topk_shards, m)?)?;
     m.add_function(wrap_pyfunction!(hamming_distances, m)?)?;
     m.add_function(wrap_pyfunction!(area_resize, m)?)?;
+    m.add_function(wrap_pyfunction!(best_ncc, m)?)?;
+    m.add_function(wrap_pyfunction!(overview, m)?)?;
+    m.add_function(wrap_pyfunction!(overview_shape, m)?)?;
+    m.add("OVERVIEW_SIDE", slide::OVERVIEW_SIDE)?;
     m.add_function(wrap_pyfunction!(preview_hashes, m)?)?;
     m.add_function(wrap_pyfunction!(rayon_threads, m)?)?;
     Ok(())

@@ -95,10 +95,19 @@ def test_damage_found_during_an_update_is_one_clear_error_and_rebuild_recovers(a
     with sqlite3.connect(index) as db:
         db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         page = db.execute("PRAGMA page_size").fetchone()[0]
-    size = os.path.getsize(index)
-    with open(index, "r+b") as fh:  # scribble over the last pages: the files table's rows
-        fh.seek(size - 3 * page)
-        fh.write(os.urandom(3 * page))
+        # The last pages of the files table (SQLite's dbstat table says which).
+        pages = [
+            n
+            for (n,) in db.execute(
+                "SELECT pageno FROM dbstat WHERE name = 'files' ORDER BY pageno DESC LIMIT 3"
+            )
+        ]
+    db.close()
+    assert len(pages) == 3
+    with open(index, "r+b") as fh:  # scribble over them: the files table's rows
+        for n in pages:
+            fh.seek((n - 1) * page)
+            fh.write(os.urandom(page))
     proc = run_photomatch("index", album, "--index", index, "-q")
     assert proc.returncode == 1
     lines = proc.stderr.strip().splitlines()

@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 import pyvips
 
-from photomatch import demo, hashing, index, preview
+from photomatch import demo, hashing, index, overview, preview
 from photomatch.index import AlbumIndex
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "benches"))
@@ -90,6 +90,8 @@ def assert_same(path: str, native: preview.PreviewRows | None) -> bool:
     assert np.array_equal(rows, expected.rows), path
     assert native.view_ids == expected.view_ids.tobytes(), path
     assert (native.width, native.height) == (expected.width, expected.height), path
+    assert native.overview == expected.overview, path
+    assert len(native.overview) == np.prod(overview.overview_shape(native.height, native.width))
     return True
 
 
@@ -359,7 +361,8 @@ def test_invalid_limits_are_refused():
 
 def _index_rows(path: str) -> list[tuple[object, ...]]:
     with sqlite3.connect(path) as db:
-        return sorted(db.execute("SELECT * FROM files"))
+        files = sorted(db.execute("SELECT * FROM files"))
+        return files + sorted(db.execute("SELECT * FROM overviews"))
 
 
 def test_the_index_is_the_same_with_native_or_python_previews(

@@ -109,6 +109,61 @@ def area_resize(
     The GIL is released while the kernel runs.
     """
 
+#: Long side of an album overview, in pixels (part of the index format).
+OVERVIEW_SIDE: int
+
+def overview(grey: npt.NDArray[np.uint8]) -> bytes:
+    """The overview of an upright grey frame, for the coarse look.
+
+    Args:
+        grey: ``uint8`` array of shape ``(H, W)``, C-contiguous, at least one pixel.
+
+    Returns:
+        The area averages of ``grey`` at :func:`overview_shape` ``(H, W)``,
+        rounded to whole grey levels, as row-major bytes (a frame no larger
+        than ``OVERVIEW_SIDE`` is returned as it is).
+
+    Raises:
+        ValueError: ``grey`` is not a 2-D C-contiguous native ``uint8``
+            ndarray, or has no pixels.
+
+    The embedded-preview path (:func:`preview_hashes`) makes its overviews
+    with the same function. The GIL is released while it runs.
+    """
+
+def overview_shape(h: int, w: int) -> tuple[int, int]:
+    """``(height, width)`` of the overview of an ``h`` x ``w`` frame: the long
+    side shrunk to ``OVERVIEW_SIDE`` (never enlarged), the short one in
+    proportion, rounded half up, at least 1."""
+
+def best_ncc(
+    images: npt.NDArray[np.uint8],
+    height: int,
+    width: int,
+    template: npt.NDArray[np.float64],
+) -> npt.NDArray[np.float32]:
+    """For each image, the best normalised cross-correlation of ``template``
+    at any whole-pixel placement inside it.
+
+    Args:
+        images: ``uint8`` array of shape ``(n, height * width)``, C-contiguous:
+            ``n`` images of ``height`` x ``width``, row-major, one per row.
+        height: the images' height in pixels.
+        width: their width.
+        template: ``float64`` array of shape ``(th, tw)``, C-contiguous, no
+            larger than the images.
+
+    Returns:
+        ``float32`` array of shape ``(n,)``, each in [-1, 1]; 0 where the
+        template or every placement is flat (no variance).
+
+    Raises:
+        ValueError: an input has the wrong dtype, shape or layout, an image or
+            the template has no pixels, or the template does not fit.
+
+    The GIL is released while the kernel runs; it uses the rayon thread pool.
+    """
+
 def preview_hashes(
     paths: Sequence[str | os.PathLike[str]],
     *,
@@ -120,7 +175,7 @@ def preview_hashes(
     min_short_side: int,
     min_long_side: int,
     threads: int = 0,
-) -> list[tuple[bytes, bytes, int, int] | None]:
+) -> list[tuple[bytes, bytes, int, int, bytes] | None]:
     """The embedded EXIF preview of each JPEG in ``paths``, hashed for the album.
 
     The rows ``hashing.hash_grey(preview.read_preview(path, max_pixels,
@@ -129,9 +184,10 @@ def preview_hashes(
     then runs the Python path). Files are only read, and only their headers.
 
     Returns:
-        One item per path: None, or ``(rows, view_ids, width, height)``: the
-        ``(V, 2)`` uint64 rows as ``V * 16`` little-endian bytes, ``V`` view ids
-        (indices into ``hashing.VIEW_NAMES``), the upright preview's size.
+        One item per path: None, or ``(rows, view_ids, width, height,
+        overview)``: the ``(V, 2)`` uint64 rows as ``V * 16`` little-endian
+        bytes, ``V`` view ids (indices into ``hashing.VIEW_NAMES``), the
+        upright preview's size and its :func:`overview`.
 
     Raises:
         ValueError: ``box_size`` is 0, or a tolerance is negative or not finite.

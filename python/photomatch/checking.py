@@ -2,7 +2,10 @@
 
 For each thumbnail (in one orientation) the nearest album files are decoded
 again and the thumbnail located in each (``verify.align``); when none fits, a
-second look goes further down the hash ranking; when the best fit is not a
+second look goes further down the hash ranking, and when that finds none
+either, a coarse look takes the files whose overview the thumbnail fits best
+(``overview``: an off-centre crop can be far in hash from every view of its
+original); when the best fit is not a
 standard framing (a crop, or a shifted frame), the other frames of the
 candidates' bursts are gathered and checked too, since a crop of one frame
 fits its siblings about as well. Files that are one capture (an edited copy, a
@@ -30,7 +33,7 @@ from . import verify
 from ._core import hamming_topk
 from .decision import Policy, on_frame, plausible
 from .errors import DecodeError
-from .evidence import BY_BURST, BY_SEARCH, BY_SECOND_LOOK, Evidence, Fit, Group
+from .evidence import BY_BURST, BY_COARSE_LOOK, BY_SEARCH, BY_SECOND_LOOK, Evidence, Fit, Group
 from .index import AlbumArrays
 from .results import Candidate
 
@@ -53,6 +56,7 @@ class Checker:
         files: dict[str, int],
         search: Callable[[np.ndarray, int], list[Candidate]] | None = None,
         grain_loader: Callable[[str], np.ndarray] = verify.load_grain,
+        coarse: Callable[[np.ndarray, np.ndarray, int, set[str]], list[Candidate]] | None = None,
     ) -> None:
         self.loader = loader
         #: Decodes an album file near its own size, for the grain test of two
@@ -64,6 +68,10 @@ class Checker:
         #: ``search(row, k)``: the album files nearest a hash row, nearest first,
         #: from its ``k`` nearest view rows (for the second look).
         self.search = search
+        #: ``coarse(grey, row, k, seen)``: the ``k`` album files not in ``seen``
+        #: whose overview the thumbnail ``grey`` fits best, best first, each at
+        #: its hash distance from ``row`` (for the coarse look).
+        self.coarse = coarse
         self._lock = threading.Lock()
         self._decoded: OrderedDict[str, np.ndarray | None] = OrderedDict()
         self._decoded_bytes = 0
@@ -109,6 +117,14 @@ class Checker:
             if kept:
                 groups = self._group(fits + kept)
                 fits = fits + kept
+            elif self.coarse and p.coarse_look > 0:
+                seen |= {c.path for _, c in further}
+                coarse = self.coarse(grey, row, p.coarse_look, seen)
+                found = self._check(q, [(c, -1, BY_COARSE_LOOK) for c in coarse])
+                kept = [f for f in found if plausible(Group((f,)), p)]
+                if kept:
+                    groups = self._group(fits + kept)
+                    fits = fits + kept
         live = sorted((g for g in groups if plausible(g, p)), key=lambda g: -g.fit.ncc)
         if live and not on_frame(live[0].fit, p):
             close = [g for g in live if g.fit.ncc >= live[0].fit.ncc - p.ncc_margin]

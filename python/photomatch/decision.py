@@ -31,7 +31,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from . import verify
-from .evidence import BY_SECOND_LOOK, Evidence, Group
+from .evidence import WIDER_LOOKS, Evidence, Group
 from .results import AMBIGUOUS, MATCHED, UNMATCHED, Candidate, QueryResult, Reason
 
 #: The evidence the confidence model weighs, in the order of ``Policy.weights``
@@ -88,6 +88,12 @@ class Policy:
     second_look_rows: int = 512
     second_look_bits: int = 46
     second_look_ncc: float = 0.90
+    #: When neither look in the hash ranking found a file that fits, the
+    #: ``coarse_look`` files whose overview the thumbnail fits best
+    #: (``overview``; upright only) are checked: an off-centre crop can lie far
+    #: in hash from every view of its original. Plausible, and weighed, as a
+    #: second look's finds.
+    coarse_look: int = 8
     #: Best correlation needed for a candidate to be plausible at all.
     ncc_min: float = 0.85
     #: ... and for a crop found anywhere (not nearly full size), which has
@@ -211,7 +217,7 @@ def plausible(group: Group, p: Policy) -> bool:
     for, while a picture of a few large bright and dark areas can fit a part
     of an unrelated one that way."""
     fit = group.fit
-    if group.found_by == BY_SECOND_LOOK and fit.ncc < p.second_look_ncc:
+    if group.found_by in WIDER_LOOKS and fit.ncc < p.second_look_ncc:
         return False
     if fit.scale >= p.near_full_scale:
         return fit.ncc >= p.ncc_min
@@ -261,10 +267,11 @@ def features(group: Group, p: Policy, exposure_offset: float | None = None) -> n
     ``burst_shift`` when the file has burst siblings; ``crop``; ``burst``
     siblings; a ``burst_crop``), the ``exposure`` score of a fit off its
     framing or of a file with burst siblings (another frame, or a crop of one,
-    is exposed otherwise), how it was found (``second_look``; hash ``distance``
-    / 64), and how it fares against the closest other group where the two
-    differ (``contrast`` and ``lean``, see ``_contrast``) and whether it is
-    that frame at all (``explained``: -log ``Group.unexplained``, within
+    is exposed otherwise), how it was found (``second_look``: by a look past
+    the nearest files, the second or the coarse one; hash ``distance`` / 64),
+    and how it fares against the closest other group where the two differ
+    (``contrast`` and ``lean``, see ``_contrast``) and whether it is that
+    frame at all (``explained``: -log ``Group.unexplained``, within
     [-1, 4], and ``rivalled``, 1, when measured; both 0 when not). How the
     groups compare as a whole is the model's own business (``confidences``)."""
     fit = group.fit
@@ -297,7 +304,7 @@ def features(group: Group, p: Policy, exposure_offset: float | None = None) -> n
             float(burst),
             float(crop and burst),
             exposure,
-            float(group.found_by == BY_SECOND_LOOK),
+            float(group.found_by in WIDER_LOOKS),
             group.distance / 64.0,
             contrast,
             lean,

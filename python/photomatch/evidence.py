@@ -22,6 +22,12 @@ from .verify import Alignment
 BY_SEARCH = "search"  # among the nearest files in the hash search
 BY_SECOND_LOOK = "second look"  # further down the ranking, when none of the nearest fit
 BY_BURST = "burst"  # another frame of a checked candidate's burst
+#: ... among the files whose overview the thumbnail fits best, when neither
+#: look in the hash ranking found one that fits (``overview``).
+BY_COARSE_LOOK = "coarse look"
+#: The ways of looking past the nearest files, where more files give
+#: strangers more chances to fit by luck.
+WIDER_LOOKS = (BY_SECOND_LOOK, BY_COARSE_LOOK)
 
 
 @dataclass(frozen=True)
@@ -31,11 +37,11 @@ class Fit:
     ``distance`` is the hash distance in bits (0-128) from the thumbnail to the
     file's closest view, ``view`` that view; ``rank`` the file's place in the
     hash ranking (0 = nearest; -1 when it was not ranked: a burst frame found
-    through a sibling); ``siblings`` how many other album files are so close
-    to it in hash that they may be frames of one burst (counted only for a fit
-    close enough to matter, 0 otherwise); ``mtime_ns`` the file's modification
-    time (the oldest file of a group is its primary, unless ``--prefer`` says
-    otherwise), 0 when unknown.
+    through a sibling, a file found by the coarse look); ``siblings`` how many
+    other album files are so close to it in hash that they may be frames of
+    one burst (counted only for a fit close enough to matter, 0 otherwise);
+    ``mtime_ns`` the file's modification time (the oldest file of a group is
+    its primary, unless ``--prefer`` says otherwise), 0 when unknown.
     """
 
     path: str

@@ -39,12 +39,12 @@ import os
 import stat
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pyvips
 
-from . import heif, preview, raw
+from . import heif, overview, preview, raw
 from .errors import DecodeError
 
 HASH_VERSION = 5
@@ -149,6 +149,8 @@ class ImageHashes:
     ``rows`` is uint64 ``(V, WORDS)``, one row per view; ``view_ids`` uint8
     ``(V,)`` says which (indices into ``VIEW_NAMES``);
     ``width``/``height`` are the decoded (upright, shrunk) size in pixels;
+    ``overview`` the frame's overview for the coarse look (``overview.make``;
+    album photos only, b"" for a query);
     ``source`` says what was hashed: ``"decode"`` (the image itself) or
     ``"preview"`` (its embedded EXIF preview, see ``preview``).
     """
@@ -157,6 +159,7 @@ class ImageHashes:
     view_ids: np.ndarray
     width: int
     height: int
+    overview: bytes = b""
     source: str = "decode"
 
 
@@ -625,7 +628,8 @@ def hash_grey(grey: np.ndarray, album: bool) -> ImageHashes:
     views = _view_boxes(grey.shape[0], grey.shape[1], album)
     rows = _dhash_rows(grey, [box for _, box in views])
     view_ids = np.array([i for i, _ in views], dtype=np.uint8)
-    return ImageHashes(rows=rows, view_ids=view_ids, width=grey.shape[1], height=grey.shape[0])
+    small = overview.make(grey) if album else b""
+    return ImageHashes(rows, view_ids, grey.shape[1], grey.shape[0], small)
 
 
 def hash_file(path: str, album: bool = True, previews: bool = False) -> ImageHashes:
@@ -640,7 +644,7 @@ def hash_file(path: str, album: bool = True, previews: bool = False) -> ImageHas
         grey = preview.read_preview(path, MAX_PIXELS, DECODE_SIZE)
         if grey is not None:
             hashes = hash_grey(grey, album)
-            return ImageHashes(hashes.rows, hashes.view_ids, hashes.width, hashes.height, "preview")
+            return replace(hashes, source="preview")
     grey = load_grey(path)
     if grey.shape[0] < 4 or grey.shape[1] < 4:
         raise DecodeError(path, f"image too small to hash ({grey.shape[1]}x{grey.shape[0]} px)")

@@ -4,7 +4,9 @@ A row per image file: its path relative to the album root (stored as the raw
 file-system bytes, so any name survives), size and mtime_ns (to notice
 changes), status (``ok`` or ``error`` with the reason), and for ``ok`` rows the
 packed hash rows of its views and their source (``decode``, or ``preview`` for a
-JPEG hashed from its embedded EXIF preview). A rerun stats every
+JPEG hashed from its embedded EXIF preview); and in a table of its own, the
+frame's overview for the coarse look (``overview``: a few hundred bytes of grey
+pixels). A rerun stats every
 file and decodes only new or changed ones; deleted files leave the index.
 Rows are committed in batches, so an interrupted build keeps what it finished.
 
@@ -39,9 +41,11 @@ import platformdirs
 from . import hashing, preview
 from .errors import AlbumIndexError, DecodeError, UsageError
 from .locks import FileLock, LockError
+from .overview import IndexOverviews
 from .progress import bar
 
-FORMAT_VERSION = 4
+#: 5: the ``overviews`` table.
+FORMAT_VERSION = 5
 #: SQLite ``PRAGMA application_id`` of every photomatch index: the bytes "PhMa".
 APPLICATION_ID = int.from_bytes(b"PhMa", "big")
 _SQLITE_MAGIC = b"SQLite format 3\0"
@@ -59,8 +63,7 @@ _NATIVE_PREVIEWS = True
 #: thumbnails of the album's own photos, which would shadow the originals.
 SKIPPED_DIRS = frozenset({"@eaDir", "#recycle", "$RECYCLE.BIN", "System Volume Information"})
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+_FILES_TABLE = """
 CREATE TABLE IF NOT EXISTS files (
     id INTEGER PRIMARY KEY,
     path BLOB NOT NULL UNIQUE,
@@ -73,13 +76,35 @@ CREATE TABLE IF NOT EXISTS files (
     view_ids BLOB,
     hashes BLOB,
     source TEXT
-);
-"""
+)"""
+#: Overviews for the coarse look, by the same path: a table of their own, so
+#: that ``load()``'s pass over every file's hash rows does not read them too
+#: (they are about three times the size of the rows, and rarely needed).
+_OVERVIEWS_TABLE = """
+CREATE TABLE IF NOT EXISTS overviews (path BLOB PRIMARY KEY, pixels BLOB NOT NULL)"""
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    + _FILES_TABLE
+    + ";"
+    + _OVERVIEWS_TABLE
+    + ";"
+)
 
-#: One ``files`` row as inserted: path, size, mtime_ns, status, error, width,
-#: height, view_ids, hashes, source (an error row has None from width on).
+#: One file's row as made: path, size, mtime_ns, status, error, width,
+#: height, view_ids, hashes, source (the ``files`` columns) and its overview
+#: (the ``overviews`` table); an error row has None from width on.
 FileRow: TypeAlias = tuple[
-    bytes, int, int, str, str | None, int | None, int | None, bytes | None, bytes | None, str | None
+    bytes,
+    int,
+    int,
+    str,
+    str | None,
+    int | None,
+    int | None,
+    bytes | None,
+    bytes | None,
+    str | None,
+    bytes | None,
 ]
 _T = TypeVar("_T")
 
@@ -130,7 +155,9 @@ class AlbumArrays:
     that hashed; ``load()`` gives an ``AlbumPaths``, which builds each path on
     demand); ``file_ids`` int64 ``(F,)`` their index row ids; ``hashes`` uint64
     ``(R, WORDS)`` all view rows, C-contiguous; ``row_file`` int32 ``(R,)`` the
-    file of each row; ``row_view`` uint8 ``(R,)`` its view (``hashing.VIEW_NAMES``).
+    file of each row; ``row_view`` uint8 ``(R,)`` its view (``hashing.VIEW_NAMES``);
+    ``overviews`` the files' overviews for the coarse look, read from the
+    index when first needed (None: no coarse look).
     """
 
     root: str
@@ -139,6 +166,7 @@ class AlbumArrays:
     hashes: np.ndarray
     row_file: np.ndarray
     row_view: np.ndarray
+    overviews: IndexOverviews | None = None
 
     def path(self, i: int) -> str:
         """The absolute path of file ``i``."""
@@ -333,7 +361,11 @@ class AlbumIndex:
             with self.db:
                 if have:
                     self.rebuilt = True
-                self.db.execute("DELETE FROM files")
+                # Made again rather than emptied: another format has other columns.
+                self.db.execute("DROP TABLE IF EXISTS files")
+                self.db.execute("DROP TABLE IF EXISTS overviews")
+                self.db.execute(_FILES_TABLE)
+                self.db.execute(_OVERVIEWS_TABLE)
                 self.db.execute("DELETE FROM meta")
                 self.db.execute(f"PRAGMA user_version = {FORMAT_VERSION}")
                 self.db.executemany("INSERT INTO meta VALUES (?, ?)", sorted(wanted.items()))
@@ -403,10 +435,10 @@ class AlbumIndex:
         present = {e.rel for e in entries}
         gone = [rel for rel in known if rel not in present]
         if gone:
+            keys = [(os.fsencode(r),) for r in gone]
             with self.db:
-                self.db.executemany(
-                    "DELETE FROM files WHERE path = ?", [(os.fsencode(r),) for r in gone]
-                )
+                self.db.executemany("DELETE FROM files WHERE path = ?", keys)
+                self.db.executemany("DELETE FROM overviews WHERE path = ?", keys)
         report.removed = len(gone)
         # Without previews, a file hashed from its preview counts as changed.
         stale = {"preview"} if not previews else set()
@@ -429,10 +461,18 @@ class AlbumIndex:
                     self.db.executemany(
                         "INSERT OR REPLACE INTO files (path, size, mtime_ns, status, error, width,"
                         " height, view_ids, hashes, source) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                        batch,
+                        [row[:10] for row in batch],
+                    )
+                    self.db.executemany(
+                        "DELETE FROM overviews WHERE path = ?",
+                        [row[:1] for row in batch if not row[10]],
+                    )
+                    self.db.executemany(
+                        "INSERT OR REPLACE INTO overviews (path, pixels) VALUES (?, ?)",
+                        [(row[0], row[10]) for row in batch if row[10]],
                     )
                 report.decoded += len(batch)
-                report.from_previews += sum(row[-1] == "preview" for row in batch)
+                report.from_previews += sum(row[9] == "preview" for row in batch)
                 counter.update(len(batch))
                 if on_batch is not None:
                     on_batch(report.decoded)
@@ -511,13 +551,15 @@ class AlbumIndex:
             raise _bad_rows(names, views, blobs)
         hashes = hashes.astype(np.uint64, copy=False).reshape(-1, hashing.WORDS)
         row_file = np.repeat(np.arange(len(names), dtype=np.int32), counts)
+        file_ids = np.array(ids, dtype=np.int64)
         return AlbumArrays(
             root=self.root,
             paths=AlbumPaths(self.root, names),
-            file_ids=np.array(ids, dtype=np.int64),
+            file_ids=file_ids,
             hashes=hashes,
             row_file=row_file,
             row_view=row_view,
+            overviews=IndexOverviews(self.path, file_ids),
         )
 
 
@@ -534,7 +576,13 @@ def file_row(root: str, entry: ScanEntry, previews: bool = True) -> FileRow:
         return _error_row(key, entry, exc.strerror or str(exc))
     rows = hashes.rows.astype("<u8").tobytes()
     return _ok_row(
-        entry, hashes.width, hashes.height, hashes.view_ids.tobytes(), rows, hashes.source
+        entry,
+        hashes.width,
+        hashes.height,
+        hashes.view_ids.tobytes(),
+        rows,
+        hashes.source,
+        hashes.overview,
     )
 
 
@@ -587,7 +635,13 @@ def _rows_from_previews(
                 yield next(decoded)
             else:
                 yield _ok_row(
-                    entry, hashes.width, hashes.height, hashes.view_ids, hashes.rows, "preview"
+                    entry,
+                    hashes.width,
+                    hashes.height,
+                    hashes.view_ids,
+                    hashes.rows,
+                    "preview",
+                    hashes.overview,
                 )
 
     batches = [entries[at : at + BATCH_SIZE] for at in range(0, len(entries), BATCH_SIZE)]
@@ -745,15 +799,34 @@ def _index_lock(index_path: str) -> FileLock:
 
 
 def _ok_row(
-    entry: ScanEntry, width: int, height: int, view_ids: bytes, rows: bytes, source: str
+    entry: ScanEntry,
+    width: int,
+    height: int,
+    view_ids: bytes,
+    rows: bytes,
+    source: str,
+    overview: bytes,
 ) -> FileRow:
-    """The ``files`` row of a file hashed: its views' ids and little-endian rows."""
+    """The ``files`` row of a file hashed: its views' ids and little-endian rows,
+    and its overview."""
     key = os.fsencode(entry.rel)
-    return (key, entry.size, entry.mtime_ns, "ok", None, width, height, view_ids, rows, source)
+    return (
+        key,
+        entry.size,
+        entry.mtime_ns,
+        "ok",
+        None,
+        width,
+        height,
+        view_ids,
+        rows,
+        source,
+        overview,
+    )
 
 
 def _error_row(key: bytes, entry: ScanEntry, reason: str) -> FileRow:
-    return (key, entry.size, entry.mtime_ns, "error", reason, None, None, None, None, None)
+    return (key, entry.size, entry.mtime_ns, "error", reason, None, None, None, None, None, None)
 
 
 def _batches(items: Iterator[_T], size: int) -> Iterator[list[_T]]:

@@ -10,7 +10,9 @@
    what scale, and how far (in pixels, with the measurement's uncertainty)
    from a standard framing. Files further down the ranking, and the other
    frames of a candidate's burst, are checked when the nearest do not settle
-   it; files that are one capture (an edited copy, a duplicate) are grouped.
+   it, and when no file in the hash ranking fits, those whose small overview
+   the thumbnail fits best at any placement (``overview``); files that are
+   one capture (an edited copy, a duplicate) are grouped.
 3. **Decision** (``decision.decide``, a pure function of that evidence): a
    calibrated confidence per candidate group, and ``matched``, ``ambiguous``
    or ``unmatched`` with a reason. The run's exposure offset (the
@@ -192,7 +194,19 @@ def gather_evidence(
             return _as_files(album, *found, files)
         return _candidates(album, row, min(k, rows), files)[0]
 
-    checker = Checker(loader, policy, album, files, search)
+    def coarse(grey: np.ndarray, row: np.ndarray, k: int, seen: set[str]) -> list[Candidate]:
+        assert album.overviews is not None
+        skip = {files[path] for path in seen if path in files}
+        found = []
+        for file, _ in album.overviews.get().nearest(grey, k, skip):
+            path = album.path(file)
+            files.setdefault(path, file)
+            found.append(Candidate(path, *_closest_view(album, row, file)))
+        return found
+
+    checker = Checker(
+        loader, policy, album, files, search, coarse=coarse if album.overviews else None
+    )
     turns = dict(ORIENTATIONS)
 
     def one(work: tuple[QueryImage, list[tuple[str, list[Candidate]]]]) -> list[Evidence]:
@@ -218,6 +232,14 @@ def decide_all(evidence: Sequence[Sequence[Evidence]], policy: Policy) -> list[Q
         choose_orientation([decide(ev, policy, offset) for ev in options]) for options in evidence
     ]
     return one_to_one(results)
+
+
+def _closest_view(album: AlbumArrays, row: np.ndarray, file: int) -> tuple[int, str]:
+    """The hash distance from ``row`` to album file ``file``'s closest view, and that view."""
+    lo = int(np.searchsorted(album.row_file, file))
+    hi = int(np.searchsorted(album.row_file, file, side="right"))
+    ids, dists = hamming_topk(np.ascontiguousarray(row[:1]), album.hashes[lo:hi], 1)
+    return int(dists[0, 0]), hashing.VIEW_NAMES[int(album.row_view[lo + int(ids[0, 0])])]
 
 
 def _row(grey: np.ndarray) -> np.ndarray:

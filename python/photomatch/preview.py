@@ -115,13 +115,15 @@ class PreviewRows:
 
     ``rows`` is the ``(V, WORDS)`` uint64 rows as little-endian bytes,
     ``view_ids`` one byte per view (indices into ``hashing.VIEW_NAMES``),
-    ``width``/``height`` the upright preview's size (bands removed), in pixels.
+    ``width``/``height`` the upright preview's size (bands removed), in pixels,
+    ``overview`` its overview for the coarse look (``overview.make``).
     """
 
     rows: bytes
     view_ids: bytes
     width: int
     height: int
+    overview: bytes
 
 
 def hash_jpeg_previews(
@@ -129,8 +131,8 @@ def hash_jpeg_previews(
 ) -> list[PreviewRows | None]:
     """The album hash rows of each JPEG's embedded EXIF preview, or None per file.
 
-    The same rows as ``hashing.hash_grey(read_preview(path, max_pixels, box),
-    album=True)``, computed in Rust for the whole batch with the GIL released
+    The same rows and overview as ``hashing.hash_grey(read_preview(path,
+    max_pixels, box), album=True)``, computed in Rust for the whole batch with the GIL released
     (``threads``: 0 every core, as the search kernels; n that many). None where
     the native path declines a file: not a JPEG name, no preview, or anything it
     is not sure to read exactly as ``read_preview`` does; the caller then runs

@@ -1,0 +1,193 @@
+"""The coarse look: a tiny overview of every album photo, searched by sliding.
+
+The hash search finds an original through one of its views (the whole frame,
+centred and end squares, inner windows ...). An off-centre crop of 80-95% of
+a photo can fall between them all, far in hash from every view, and neither
+the search nor its second look proposes the photo. So the index keeps, beside
+each file's hash rows, an overview of the same frame: area averages with the
+long side ``OVERVIEW_SIZE`` (``_core.overview``, one function for the decode
+and the embedded-preview paths). When nothing the hash search proposed fits,
+``Overviews.nearest`` shrinks the thumbnail to the largest window of its shape
+inside each overview, and to a few smaller ones (``FRACTIONS``), slides each
+over every overview (``_core.best_ncc``: normalised cross-correlation at every
+whole-pixel placement, the GIL released) and ranks the files by their best
+score. The pixel check then decides on the few best, as for any candidate.
+
+An overview is at most ``OVERVIEW_SIZE``² bytes (672 for a 3:2 photo). They
+are read from the index only when a thumbnail needs the coarse look
+(``IndexOverviews``).
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import sqlite3
+import threading
+from collections.abc import Container
+from contextlib import closing
+
+import numpy as np
+
+from . import _core
+from .errors import AlbumIndexError
+
+#: Long side of an overview, in pixels (part of the index format).
+OVERVIEW_SIZE: int = _core.OVERVIEW_SIDE
+#: Sizes of the thumbnail's window tried, as fractions of the largest window of
+#: its shape inside an overview (per side). Crops keep 80-95% of the largest
+#: box's area (0.89-0.97 per side); the pixel check looks down to
+#: ``verify.MIN_SCALE`` (0.75).
+FRACTIONS = (1.0, 0.94, 0.88, 0.82, 0.76)
+#: Smallest window slid, in pixels per side: below, too few pixels to rank by.
+MIN_WINDOW = 4
+
+
+def make(grey: np.ndarray) -> bytes:
+    """The overview of an upright grey frame (uint8 ``(H, W)``), row-major bytes of
+    ``overview_shape(H, W)``."""
+    if grey.dtype != np.uint8:
+        grey = np.clip(np.rint(grey), 0, 255).astype(np.uint8)
+    return bytes(_core.overview(np.ascontiguousarray(grey)))
+
+
+def overview_shape(height: int, width: int) -> tuple[int, int]:
+    """``(height, width)`` of the overview of a frame of that size."""
+    h, w = _core.overview_shape(height, width)
+    return int(h), int(w)
+
+
+class Overviews:
+    """Album files' overviews, stacked by shape for the kernel.
+
+    ``groups`` maps an overview shape ``(h, w)`` to the album file indices
+    (int64 ``(n,)``) and their pixels (uint8 ``(n, h * w)``, C-contiguous).
+    """
+
+    def __init__(self, groups: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]]) -> None:
+        self.groups = groups
+
+    @classmethod
+    def from_rows(
+        cls, files: list[int], heights: list[int], widths: list[int], blobs: list[bytes]
+    ) -> Overviews:
+        """From one overview per album file: ``files[i]``'s frame was
+        ``heights[i]`` x ``widths[i]``, ``blobs[i]`` its overview. A blob of the
+        wrong length (a damaged row) is left out."""
+        by_shape: dict[tuple[int, int], tuple[list[int], list[bytes]]] = {}
+        for file, h, w, blob in zip(files, heights, widths, blobs, strict=True):
+            shape = overview_shape(h, w)
+            if not isinstance(blob, bytes) or len(blob) != shape[0] * shape[1]:
+                continue
+            ids, pixels = by_shape.setdefault(shape, ([], []))
+            ids.append(file)
+            pixels.append(blob)
+        groups = {
+            shape: (
+                np.array(ids, dtype=np.int64),
+                np.frombuffer(b"".join(pixels), dtype=np.uint8).reshape(len(ids), -1),
+            )
+            for shape, (ids, pixels) in by_shape.items()
+        }
+        return cls(groups)
+
+    def __len__(self) -> int:
+        return sum(len(ids) for ids, _ in self.groups.values())
+
+    def scores(self, grey: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Every file's best correlation with the thumbnail ``grey`` (upright,
+        frame trimmed) over ``FRACTIONS`` and placements: ``(files, scores)``."""
+        thumb = np.ascontiguousarray(grey, dtype=np.float64)
+        aspect = thumb.shape[1] / thumb.shape[0]
+        files: list[np.ndarray] = []
+        scores: list[np.ndarray] = []
+        for (h, w), (ids, pixels) in self.groups.items():
+            best = np.zeros(len(ids), dtype=np.float32)
+            for fraction in FRACTIONS:
+                # The largest window of the thumbnail's shape inside the overview.
+                if aspect > w / h:
+                    win_w, win_h = w * fraction, w * fraction / aspect
+                else:
+                    win_h, win_w = h * fraction, h * fraction * aspect
+                th, tw = min(h, round(win_h)), min(w, round(win_w))
+                if th < MIN_WINDOW or tw < MIN_WINDOW:
+                    continue
+                template = np.asarray(_core.area_resize(thumb, th, tw), dtype=np.float64)
+                np.maximum(best, _core.best_ncc(pixels, h, w, template), out=best)
+            files.append(ids)
+            scores.append(best)
+        if not files:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        return np.concatenate(files), np.concatenate(scores)
+
+    def nearest(
+        self, grey: np.ndarray, k: int, skip: Container[int] = ()
+    ) -> list[tuple[int, float]]:
+        """The ``k`` album files (not in ``skip``) that ``grey`` fits best
+        somewhere in their overview, best first (ties by file index):
+        ``(file, score)``."""
+        files, scores = self.scores(grey)
+        order = np.lexsort((files, -scores))
+        out: list[tuple[int, float]] = []
+        for i in order.tolist():
+            if int(files[i]) in skip:
+                continue
+            out.append((int(files[i]), float(scores[i])))
+            if len(out) == k:
+                break
+        return out
+
+
+class IndexOverviews:
+    """The overviews of an index's files, read once, when first asked for
+    (thread-safe). ``file_ids`` are the index row ids of the album files in
+    their order (``AlbumArrays.file_ids``); rows not among them (changed since
+    the arrays were loaded) are left out. The index is opened read-only."""
+
+    def __init__(self, index_path: str, file_ids: np.ndarray) -> None:
+        self.index_path = index_path
+        self.file_ids = file_ids
+        self._lock = threading.Lock()
+        self._loaded: Overviews | None = None
+
+    def get(self) -> Overviews:
+        with self._lock:
+            if self._loaded is None:
+                self._loaded = self._read()
+            return self._loaded
+
+    def _read(self) -> Overviews:
+        ids: list[int] = []
+        heights: list[int] = []
+        widths: list[int] = []
+        blobs: list[bytes] = []
+        uri = pathlib.Path(os.path.abspath(self.index_path)).as_uri() + "?mode=ro"
+        try:
+            with closing(sqlite3.connect(uri, uri=True, timeout=60)) as db:
+                for row_id, width, height, blob in db.execute(
+                    "SELECT f.id, f.width, f.height, o.pixels FROM files AS f"
+                    " JOIN overviews AS o ON o.path = f.path"
+                    " WHERE f.status = 'ok' AND f.width > 0 AND f.height > 0"
+                ):
+                    ids.append(row_id)
+                    heights.append(height)
+                    widths.append(width)
+                    blobs.append(blob)
+        except sqlite3.DatabaseError as exc:
+            raise AlbumIndexError(
+                f"index file {self.index_path} is damaged or gone ({exc}); rerun with --rebuild"
+            ) from None
+        # Index row ids to album file indices.
+        order = np.argsort(self.file_ids, kind="stable")
+        known = self.file_ids[order]
+        wanted = np.array(ids, dtype=np.int64)
+        at = np.minimum(np.searchsorted(known, wanted), max(len(known) - 1, 0))
+        found = (known[at] == wanted) if len(known) else np.zeros(len(ids), dtype=bool)
+        keep = np.flatnonzero(found).tolist()
+        files = order[at].tolist()
+        return Overviews.from_rows(
+            [files[i] for i in keep],
+            [heights[i] for i in keep],
+            [widths[i] for i in keep],
+            [blobs[i] for i in keep],
+        )
