@@ -187,3 +187,17 @@ def test_damaged_overviews_are_one_clear_index_error(sample, tmp_path):
     assert album.overviews is not None
     with pytest.raises(AlbumIndexError, match="damaged .*--rebuild"):
         album.overviews.get()
+
+
+def test_a_hashed_file_without_its_overview_is_hashed_again(sample, tmp_path):
+    path = str(tmp_path / "i.sqlite")
+    with AlbumIndex(sample.album, path) as index:
+        index.update()
+        before = dict(index.db.execute("SELECT path, pixels FROM overviews"))
+        lost = sorted(before)[0]
+        with index.db:
+            index.db.execute("DELETE FROM overviews WHERE path = ?", (lost,))
+        report = index.update()
+        after = dict(index.db.execute("SELECT path, pixels FROM overviews"))
+    assert report.decoded == 1
+    assert after == before

@@ -427,9 +427,11 @@ class AlbumIndex:
             unreadable_folders=sorted(unreadable_folders),
         )
         known = {
-            os.fsdecode(path): (size, mtime, source)
-            for path, size, mtime, source in self.db.execute(
-                "SELECT path, size, mtime_ns, source FROM files"
+            os.fsdecode(path): (size, mtime, source, bool(lacking))
+            for path, size, mtime, source, lacking in self.db.execute(
+                "SELECT f.path, f.size, f.mtime_ns, f.source,"
+                " f.status = 'ok' AND o.path IS NULL"
+                " FROM files AS f LEFT JOIN overviews AS o ON o.path = f.path"
             )
         }
         present = {e.rel for e in entries}
@@ -440,12 +442,14 @@ class AlbumIndex:
                 self.db.executemany("DELETE FROM files WHERE path = ?", keys)
                 self.db.executemany("DELETE FROM overviews WHERE path = ?", keys)
         report.removed = len(gone)
-        # Without previews, a file hashed from its preview counts as changed.
+        # Without previews, a file hashed from its preview counts as changed; so
+        # does a hashed file without its overview (lost to damage, or an index
+        # marked from an earlier photomatch), which the coarse look would miss.
         stale = {"preview"} if not previews else set()
         todo = []
         for e in entries:
-            size, mtime, source = known.get(e.rel, (None, None, None))
-            if (size, mtime) != (e.size, e.mtime_ns) or source in stale:
+            size, mtime, source, lacking = known.get(e.rel, (None, None, None, False))
+            if (size, mtime) != (e.size, e.mtime_ns) or source in stale or lacking:
                 todo.append(e)
         report.unchanged = len(entries) - len(todo)
         if scheduler is None:
