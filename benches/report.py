@@ -451,7 +451,9 @@ def _verify(b: dict, add) -> None:
     resize_np = b.get(("area resize", "numpy"))
     coarse = b.get(("coarse look", "photomatch"))
     coarse_np = b.get(("coarse look", "numpy"))
-    if not (align or resize or coarse):
+    large = b.get(("coarse look 1e5", "photomatch"))
+    large_one = b.get(("coarse look 1e5", "one-step"))
+    if not (align or resize or coarse or large):
         return
     add("### Pixel check")
     add("")
@@ -476,6 +478,14 @@ def _verify(b: dict, add) -> None:
             f"| coarse look: one thumbnail slid over {files:,} album overviews "
             f"(`Overviews.scores`, `_core.best_ncc`) | {_ms(_med(coarse))} ms | "
             f"{_ms(_med(coarse_np))} ms | {_faster(_med(coarse_np), _med(coarse))} |"
+        )
+    if large or large_one:
+        files = (large or large_one)["extra_info"].get("files", 0)
+        add(
+            f"| coarse look: the 8 best of {files:,} overviews (`Overviews.nearest`), in two "
+            "steps; beside: every overview at full size (Rust) | "
+            f"{_ms(_med(large))} ms | {_ms(_med(large_one))} ms | "
+            f"{_faster(_med(large_one), _med(large))} |"
         )
     add("")
     add(

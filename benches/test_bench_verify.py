@@ -97,19 +97,19 @@ def numpy_best_ncc(images: np.ndarray, h: int, w: int, template: np.ndarray) -> 
     return np.maximum(ncc.reshape(len(stack), -1).max(axis=1), 0.0).astype(np.float32)
 
 
-#: Album overviews slid over in the coarse-look case.
+#: Album overviews slid over in the coarse-look cases.
 COARSE_FILES = 10_000
+COARSE_FILES_LARGE = 100_000
 
 
-@pytest.fixture(scope="module")
-def overviews() -> tuple[overview.Overviews, np.ndarray]:
-    """``COARSE_FILES`` overviews of 3:2 frames cut from the sample photographs
+def _overviews(count: int) -> tuple[overview.Overviews, np.ndarray]:
+    """``count`` overviews of 3:2 frames cut from the sample photographs
     (random windows of 60-100% of each side, at random places; some mirrored),
     and an off-centre crop thumbnail of one of them."""
     rng = np.random.default_rng(7)
     photos = [hashing.grey_from_image(demo.sample_image(n)) for n in NAMES]
     blobs, files = [], []
-    for i in range(COARSE_FILES):
+    for i in range(count):
         grey = photos[i % len(photos)]
         scale = rng.uniform(0.6, 1.0)
         ch = int(min(grey.shape[0], grey.shape[1] / 1.5) * scale)
@@ -123,6 +123,11 @@ def overviews() -> tuple[overview.Overviews, np.ndarray]:
     found = overview.Overviews.from_rows(files, [167] * len(files), [250] * len(files), blobs)
     crop = np.ascontiguousarray(photos[0][40:260, 30:360])
     return found, crop
+
+
+@pytest.fixture(scope="module")
+def overviews() -> tuple[overview.Overviews, np.ndarray]:
+    return _overviews(COARSE_FILES)
 
 
 @pytest.mark.parametrize("impl", ["photomatch", "numpy"])
@@ -140,3 +145,24 @@ def test_coarse_look(benchmark, overviews, impl, monkeypatch):
     files, scores = benchmark(found.scores, crop)
     np.testing.assert_array_equal(files, expected[0])
     np.testing.assert_allclose(scores, expected[1], atol=1e-5)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("impl", ["photomatch", "one-step"])
+def test_coarse_look_large(benchmark, impl, monkeypatch):
+    """``Overviews.nearest`` over ``COARSE_FILES_LARGE`` overviews: in two steps
+    (every overview at half size, then the best ``PREFILTER_KEEP`` at full
+    size), beside ranking every overview at full size (``PREFILTER_KEEP``
+    raised past the album); the same first files (checked)."""
+    found, crop = _overviews(COARSE_FILES_LARGE)
+    found.halved()  # made once per run, not per thumbnail
+    benchmark.group = "coarse look 1e5"
+    benchmark.extra_info["impl"] = impl
+    benchmark.extra_info["files"] = len(found)
+    with monkeypatch.context() as m:
+        m.setattr(overview, "PREFILTER_KEEP", COARSE_FILES_LARGE)
+        expected = found.nearest(crop, 8)
+    if impl == "one-step":
+        monkeypatch.setattr(overview, "PREFILTER_KEEP", COARSE_FILES_LARGE)
+    got = benchmark.pedantic(found.nearest, (crop, 8), rounds=3)
+    assert [f for f, _ in got[:3]] == [f for f, _ in expected[:3]]

@@ -135,18 +135,50 @@ pub fn best_ncc(
     let unit: Vec<f32> = centred.iter().map(|v| (v / norm) as f32).collect();
     Ok(images
         .par_chunks_exact(h * w)
-        .map(|image| best_in(image, h, w, &unit, th, tw) as f32)
+        .map_init(
+            || Scratch::new(h, w),
+            |scratch, image| best_in(image, h, w, &unit, th, tw, scratch) as f32,
+        )
         .collect())
 }
 
+/// A worker's buffers for [`best_in`], made once per task split rather than
+/// once per image: at 32 px the allocations cost as much as the sums.
+struct Scratch {
+    pixels: Vec<f32>,
+    sum: Vec<f64>,
+    sq: Vec<f64>,
+}
+
+impl Scratch {
+    fn new(h: usize, w: usize) -> Scratch {
+        // Row 0 and column 0 of the integral images stay 0; the rest is
+        // written for every image.
+        Scratch {
+            pixels: vec![0.0; h * w],
+            sum: vec![0.0; (h + 1) * (w + 1)],
+            sq: vec![0.0; (h + 1) * (w + 1)],
+        }
+    }
+}
+
 /// [`best_ncc`] of one image, with the template already zero-mean and unit-norm.
-fn best_in(image: &[u8], h: usize, w: usize, unit: &[f32], th: usize, tw: usize) -> f64 {
-    let pixels: Vec<f32> = image.iter().map(|&p| f32::from(p)).collect();
+fn best_in(
+    image: &[u8],
+    h: usize,
+    w: usize,
+    unit: &[f32],
+    th: usize,
+    tw: usize,
+    scratch: &mut Scratch,
+) -> f64 {
+    for (to, &p) in scratch.pixels.iter_mut().zip(image) {
+        *to = f32::from(p);
+    }
+    let Scratch { pixels, sum, sq } = scratch;
     // Integral images of the pixels and their squares: each placement's sum
     // and sum of squares in four lookups.
     let stride = w + 1;
-    let mut sum = vec![0.0f64; (h + 1) * stride];
-    let mut sq = vec![0.0f64; (h + 1) * stride];
     for y in 0..h {
         let (mut row_sum, mut row_sq) = (0.0, 0.0);
         for x in 0..w {
@@ -167,8 +199,8 @@ fn best_in(image: &[u8], h: usize, w: usize, unit: &[f32], th: usize, tw: usize)
     let mut best = 0.0f64;
     for y in 0..=h - th {
         for x in 0..=w - tw {
-            let s = box_of(&sum, y, x);
-            let var = box_of(&sq, y, x) - s * s / n;
+            let s = box_of(sum, y, x);
+            let var = box_of(sq, y, x) - s * s / n;
             if var <= 1e-6 * n {
                 continue;
             }

@@ -111,7 +111,7 @@ def test_the_overviews_rank_an_off_centre_crops_original_first(sample, tmp_path)
     assert all(f != ranked[0][0] for f, _ in overviews.nearest(grey, 3, {ranked[0][0]}))
 
 
-def test_the_coarse_look_finds_what_the_hash_search_missed(sample, tmp_path):
+def test_the_coarse_look_finds_what_the_hash_search_missed(sample, tmp_path, monkeypatch):
     """With the hash search made blind (no candidate within reach, no second
     look), only the coarse look can name the original of an off-centre crop."""
     original = os.path.join(sample.album, "2023", "holiday", "IMG_1002.jpg")
@@ -130,6 +130,10 @@ def test_the_coarse_look_finds_what_the_hash_search_missed(sample, tmp_path):
     assert found.status != "unmatched"
     [missed] = match(album, queries, replace(blind, coarse_look=0))
     assert missed.status == "unmatched" and not missed.candidates
+    # An album too large to hold its overviews in memory gets no coarse look.
+    monkeypatch.setattr(overview, "MAX_FILES", len(album.paths) - 1)
+    [large] = match(album, queries, blind)
+    assert large.status == "unmatched" and not large.candidates
 
 
 def test_an_index_of_the_previous_format_is_rebuilt_with_overviews(sample, tmp_path):
@@ -201,3 +205,46 @@ def test_a_hashed_file_without_its_overview_is_hashed_again(sample, tmp_path):
         after = dict(index.db.execute("SELECT path, pixels FROM overviews"))
     assert report.decoded == 1
     assert after == before
+
+
+def _windows(count: int, seed: int) -> tuple[list[int], list[bytes]]:
+    """Overviews of ``count`` 3:2 windows (60-100% of each side) cut at random
+    places from the sample photographs: many near-alike real pictures."""
+    rng = np.random.default_rng(seed)
+    photos = [_grey(name, 300) for name in demo.SAMPLES]
+    blobs = []
+    for i in range(count):
+        grey = photos[i % len(photos)]
+        ch = int(min(grey.shape[0], grey.shape[1] / 1.5) * rng.uniform(0.6, 1.0))
+        cw = int(ch * 1.5)
+        y = int(rng.integers(0, grey.shape[0] - ch + 1))
+        x = int(rng.integers(0, grey.shape[1] - cw + 1))
+        frame = verify.area_resize(grey[y : y + ch, x : x + cw].astype(np.float64), 167, 250)
+        blobs.append(overview.make(np.rint(frame).astype(np.uint8)))
+    return list(range(count)), blobs
+
+
+def test_a_large_album_is_ranked_in_two_steps_to_the_same_first_file(monkeypatch):
+    files, blobs = _windows(600, 3)
+    overviews = overview.Overviews.from_rows(files, [167] * 600, [250] * 600, blobs)
+    photo = _grey("coffee", 300)
+    crop = np.ascontiguousarray(photo[20:200, 30:290])
+    whole = overviews.nearest(crop, 5)
+    monkeypatch.setattr(overview, "PREFILTER_KEEP", 40)
+    calls = []
+    real_subset = overview.Overviews.subset
+    monkeypatch.setattr(
+        overview.Overviews, "subset", lambda self, f: calls.append(len(f)) or real_subset(self, f)
+    )
+    two_step = overviews.nearest(crop, 5)
+    assert calls == [40]  # the full-size pass saw 40 of the 600
+    assert two_step[0] == whole[0]
+    assert two_step[0][1] > 0.9
+
+
+def test_halving_is_the_mean_of_2x2_blocks():
+    pixels = np.random.default_rng(1).integers(0, 256, size=(3, 7 * 9), dtype=np.uint8)
+    got = overview._halve(pixels, 7, 9, chunk=2)
+    cut = pixels.reshape(3, 7, 9)[:, :6, :8].astype(np.float64)
+    want = np.floor(cut.reshape(3, 3, 2, 4, 2).mean(axis=(2, 4)) + 0.5).reshape(3, 12)
+    np.testing.assert_array_equal(got, want.astype(np.uint8))

@@ -31,7 +31,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from . import hashing, verify
+from . import hashing, overview, verify
 from ._core import hamming_topk
 from .checking import Checker
 from .decision import (
@@ -204,9 +204,9 @@ def gather_evidence(
             found.append(Candidate(path, *_closest_view(album, row, file)))
         return found
 
-    checker = Checker(
-        loader, policy, album, files, search, coarse=coarse if album.overviews else None
-    )
+    # Past overview.MAX_FILES, no coarse look: its overviews would not fit in memory.
+    looks = album.overviews is not None and len(album.paths) <= overview.MAX_FILES
+    checker = Checker(loader, policy, album, files, search, coarse=coarse if looks else None)
     turns = dict(ORIENTATIONS)
 
     def one(work: tuple[QueryImage, list[tuple[str, list[Candidate]]]]) -> list[Evidence]:
