@@ -191,7 +191,12 @@ def no_decode(path: str) -> np.ndarray:
 
 
 def match_without_decodes(arrays, query_list) -> list:
-    """``matching.match`` with the candidates' verification decodes left out, where it has them."""
+    """``matching.match`` with the candidates' verification decodes left out, where it
+    has them, and the coarse look too (every thumbnail would take it when no decode
+    succeeds; it is measured apart, ``coarse look 1e5`` in test_bench_verify.py)."""
+    policy = matching.DEFAULT_POLICY
+    if hasattr(policy, "coarse_look"):
+        policy = dataclasses.replace(policy, coarse_look=0)
     if "loader" in inspect.signature(matching.match).parameters:
-        return matching.match(arrays, query_list, loader=no_decode)
-    return matching.match(arrays, query_list)
+        return matching.match(arrays, query_list, policy, loader=no_decode)
+    return matching.match(arrays, query_list, policy)

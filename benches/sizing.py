@@ -47,7 +47,9 @@ def measure(folder: str, files: int) -> dict[str, float]:
         (count,) = db.execute("SELECT count(*) FROM files").fetchone()
         (blob,) = db.execute("SELECT sum(length(hashes) + length(view_ids)) FROM files").fetchone()
         (names,) = db.execute("SELECT sum(length(path)) FROM files").fetchone()
-        (small,) = db.execute("SELECT sum(length(path) + length(pixels)) FROM overviews").fetchone()
+        (overviews,) = db.execute(
+            "SELECT sum(length(path) + length(pixels)) FROM overviews"
+        ).fetchone()
     finally:
         db.close()
     # The writer alone: copy a slice of the rows into a fresh index, in the batches
@@ -84,7 +86,7 @@ def measure(folder: str, files: int) -> dict[str, float]:
         "bytes": size,
         "row_blob_bytes": blob,
         "path_bytes": names,
-        "overview_bytes": small or 0,
+        "overview_bytes": overviews or 0,
         "write_rows": len(rows),
         "write_s": write_s,
         "load_bytes_per_file": (loaded - imported) * 2**20 / count,
