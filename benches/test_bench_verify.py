@@ -82,9 +82,19 @@ def test_area_resize(benchmark, impl):
     np.testing.assert_array_equal(out, _numpy_resize.numpy_area_resize(grey, 86, 115))
 
 
-def numpy_best_ncc(images: np.ndarray, h: int, w: int, template: np.ndarray) -> np.ndarray:
-    """``_core.best_ncc`` in numpy: every placement's window as a strided view,
-    its dot product with the zero-mean template and its variance, in one go."""
+def numpy_best_ncc(
+    images: np.ndarray, h: int, w: int, templates: list[np.ndarray]
+) -> np.ndarray:
+    """``_core.best_ncc`` in numpy: per template, every placement's window as a
+    strided view, its dot product with the zero-mean template and its variance,
+    in one go; the best over the templates."""
+    best = np.zeros(len(images), dtype=np.float32)
+    for template in templates:
+        np.maximum(best, _numpy_best_ncc_one(images, h, w, template), out=best)
+    return best
+
+
+def _numpy_best_ncc_one(images: np.ndarray, h: int, w: int, template: np.ndarray) -> np.ndarray:
     th, tw = template.shape
     t = template - template.mean()
     t /= np.sqrt((t * t).sum())

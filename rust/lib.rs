@@ -21,7 +21,7 @@ pub use preview::{
     hash_album_grey, preview_hash, preview_hashes, read_preview, Grey, PreviewHashes, PreviewLimits,
 };
 pub use resize::{area_resize, ResizeError, MAX_VALUES};
-pub use slide::{best_ncc, overview, overview_shape, SlideError, OVERVIEW_SIDE};
+pub use slide::{best_ncc, overview, overview_shape, SlideError, Template, OVERVIEW_SIDE};
 
 #[cfg(feature = "python")]
 mod py;

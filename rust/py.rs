@@ -261,14 +261,14 @@ fn area_resize<'py>(
     into_2d(py, (out_h, out_w), out)
 }
 
-/// For each image, the highest normalised cross-correlation of `template`
-/// over every whole-pixel placement inside it (0 where a placement or the
-/// template is flat).
+/// For each image, the highest normalised cross-correlation of any of the
+/// `templates` at any whole-pixel placement inside it (0 where a placement or
+/// a template is flat, and when no template is given).
 ///
 /// images: uint8 array of shape (n, height * width), C-contiguous: n images
 /// of `height` x `width`, row-major, one per row.
-/// template: float64 array of shape (th, tw), C-contiguous, no larger than
-/// the images.
+/// templates: float64 arrays of shape (th, tw), C-contiguous, each no larger
+/// than the images.
 ///
 /// Returns a float32 array of shape (n,). Raises ValueError for any invalid
 /// input. Releases the GIL while it runs (rayon, one image per task).
@@ -278,7 +278,7 @@ fn best_ncc<'py>(
     images: &Bound<'py, PyAny>,
     height: usize,
     width: usize,
-    template: &Bound<'py, PyAny>,
+    templates: Vec<Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyArray1<f32>>> {
     let (stack, _, cols) = array_2d::<u8>(images, "images", "uint8", "(n, height * width)")?;
     if cols != height * width {
@@ -287,14 +287,27 @@ fn best_ncc<'py>(
             height * width
         )));
     }
-    let (tmpl, th, tw) = array_2d::<f64>(template, "template", "float64", "(th, tw)")?;
+    let mut held = Vec::with_capacity(templates.len());
+    for template in &templates {
+        held.push(array_2d::<f64>(
+            template, "template", "float64", "(th, tw)",
+        )?);
+    }
     let pixels = stack
         .as_slice()
         .map_err(|e| value_error(format!("images: {e}")))?;
-    let values = tmpl
-        .as_slice()
-        .map_err(|e| value_error(format!("template: {e}")))?;
-    let out = py.detach(|| slide::best_ncc(pixels, height, width, values, th, tw))?;
+    let mut shapes = Vec::with_capacity(held.len());
+    for (array, th, tw) in &held {
+        let values = array
+            .as_slice()
+            .map_err(|e| value_error(format!("template: {e}")))?;
+        shapes.push(slide::Template {
+            values,
+            th: *th,
+            tw: *tw,
+        });
+    }
+    let out = py.detach(|| slide::best_ncc(pixels, height, width, &shapes))?;
     Ok(PyArray1::from_vec(py, out))
 }
 

@@ -87,22 +87,39 @@ impl fmt::Display for SlideError {
 
 impl std::error::Error for SlideError {}
 
+/// A template for [`best_ncc`]: `th x tw` values, row-major.
+#[derive(Debug, Clone, Copy)]
+pub struct Template<'a> {
+    pub values: &'a [f64],
+    pub th: usize,
+    pub tw: usize,
+}
+
+/// A template made zero-mean and unit-norm, in f32: products in f32, 8 lanes
+/// at a time, are several times faster than f64 and change a score by about
+/// 1e-6, enough to rank files for the pixel check.
+struct Unit {
+    values: Vec<f32>,
+    th: usize,
+    tw: usize,
+}
+
 /// For each `h x w` image stacked in `images` (row-major, one after another),
-/// the highest normalised cross-correlation of the `th x tw` `template` over
-/// every placement of it inside the image (whole pixels). A placement whose
-/// pixels are all alike (no variance), or a template that is, scores 0.
+/// the highest normalised cross-correlation of any of the `templates` at any
+/// placement of it inside the image (whole pixels). A placement whose pixels
+/// are all alike (no variance), or a template that is, scores 0; so does an
+/// image when no template is given.
 ///
+/// Each image's pixels and integral images are made once for all templates.
 /// Runs on rayon's pool, one image per task; the result does not depend on the
 /// number of threads.
 pub fn best_ncc(
     images: &[u8],
     h: usize,
     w: usize,
-    template: &[f64],
-    th: usize,
-    tw: usize,
+    templates: &[Template<'_>],
 ) -> Result<Vec<f32>, SlideError> {
-    if h == 0 || w == 0 || th == 0 || tw == 0 {
+    if h == 0 || w == 0 {
         return Err(SlideError::Empty);
     }
     if !images.len().is_multiple_of(h * w) {
@@ -112,39 +129,51 @@ pub fn best_ncc(
             w,
         });
     }
-    if template.len() != th * tw {
-        return Err(SlideError::Template {
-            len: template.len(),
-            th,
-            tw,
-        });
+    let mut units = Vec::with_capacity(templates.len());
+    for &Template { values, th, tw } in templates {
+        if th == 0 || tw == 0 {
+            return Err(SlideError::Empty);
+        }
+        if values.len() != th * tw {
+            return Err(SlideError::Template {
+                len: values.len(),
+                th,
+                tw,
+            });
+        }
+        if th > h || tw > w {
+            return Err(SlideError::TooLarge { th, tw, h, w });
+        }
+        let mean = values.iter().sum::<f64>() / (th * tw) as f64;
+        let centred: Vec<f64> = values.iter().map(|v| v - mean).collect();
+        let norm = centred.iter().map(|v| v * v).sum::<f64>().sqrt();
+        if norm > 1e-9 {
+            let values = centred.iter().map(|v| (v / norm) as f32).collect();
+            units.push(Unit { values, th, tw });
+        }
     }
-    if th > h || tw > w {
-        return Err(SlideError::TooLarge { th, tw, h, w });
-    }
-    let n = (th * tw) as f64;
-    let mean = template.iter().sum::<f64>() / n;
-    let centred: Vec<f64> = template.iter().map(|v| v - mean).collect();
-    let norm = centred.iter().map(|v| v * v).sum::<f64>().sqrt();
     let count = images.len() / (h * w);
-    if norm <= 1e-9 {
+    if units.is_empty() {
         return Ok(vec![0.0; count]);
     }
-    // f32 products, 8 lanes at a time, are several times faster than f64 and
-    // change a score by about 1e-6: enough to rank files for the pixel check.
-    let unit: Vec<f32> = centred.iter().map(|v| (v / norm) as f32).collect();
     Ok(images
         .par_chunks_exact(h * w)
         .map_init(
             || Scratch::new(h, w),
-            |scratch, image| best_in(image, h, w, &unit, th, tw, scratch) as f32,
+            |scratch, image| {
+                scratch.fill(image, w);
+                units.iter().map(|u| scratch.best(u)).fold(0.0f64, f64::max) as f32
+            },
         )
         .collect())
 }
 
-/// A worker's buffers for [`best_in`], made once per task split rather than
-/// once per image: at 32 px the allocations cost as much as the sums.
+/// One image's pixels and integral images, in a worker's buffers (made once
+/// per task split rather than once per image: at 32 px the allocations cost
+/// as much as the sums).
 struct Scratch {
+    h: usize,
+    w: usize,
     pixels: Vec<f32>,
     sum: Vec<f64>,
     sq: Vec<f64>,
@@ -155,66 +184,65 @@ impl Scratch {
         // Row 0 and column 0 of the integral images stay 0; the rest is
         // written for every image.
         Scratch {
+            h,
+            w,
             pixels: vec![0.0; h * w],
             sum: vec![0.0; (h + 1) * (w + 1)],
             sq: vec![0.0; (h + 1) * (w + 1)],
         }
     }
-}
 
-/// [`best_ncc`] of one image, with the template already zero-mean and unit-norm.
-fn best_in(
-    image: &[u8],
-    h: usize,
-    w: usize,
-    unit: &[f32],
-    th: usize,
-    tw: usize,
-    scratch: &mut Scratch,
-) -> f64 {
-    for (to, &p) in scratch.pixels.iter_mut().zip(image) {
-        *to = f32::from(p);
-    }
-    let Scratch { pixels, sum, sq } = scratch;
-    // Integral images of the pixels and their squares: each placement's sum
-    // and sum of squares in four lookups.
-    let stride = w + 1;
-    for y in 0..h {
-        let (mut row_sum, mut row_sq) = (0.0, 0.0);
-        for x in 0..w {
-            let v = f64::from(image[y * w + x]);
-            row_sum += v;
-            row_sq += v * v;
-            sum[(y + 1) * stride + x + 1] = sum[y * stride + x + 1] + row_sum;
-            sq[(y + 1) * stride + x + 1] = sq[y * stride + x + 1] + row_sq;
+    /// Takes in one `h x w` image: its pixels as f32, and the integral images
+    /// of the pixels and their squares (each placement's sum and sum of
+    /// squares in four lookups).
+    fn fill(&mut self, image: &[u8], w: usize) {
+        for (to, &p) in self.pixels.iter_mut().zip(image) {
+            *to = f32::from(p);
+        }
+        let stride = w + 1;
+        for y in 0..self.h {
+            let (mut row_sum, mut row_sq) = (0.0, 0.0);
+            for x in 0..w {
+                let v = f64::from(image[y * w + x]);
+                row_sum += v;
+                row_sq += v * v;
+                self.sum[(y + 1) * stride + x + 1] = self.sum[y * stride + x + 1] + row_sum;
+                self.sq[(y + 1) * stride + x + 1] = self.sq[y * stride + x + 1] + row_sq;
+            }
         }
     }
-    let box_of = |table: &[f64], y: usize, x: usize| {
-        table[(y + th) * stride + x + tw]
-            - table[y * stride + x + tw]
-            - table[(y + th) * stride + x]
-            + table[y * stride + x]
-    };
-    let n = (th * tw) as f64;
-    let mut best = 0.0f64;
-    for y in 0..=h - th {
-        for x in 0..=w - tw {
-            let s = box_of(sum, y, x);
-            let var = box_of(sq, y, x) - s * s / n;
-            if var <= 1e-6 * n {
-                continue;
+
+    /// The best correlation of one unit template over the image taken in.
+    fn best(&self, unit: &Unit) -> f64 {
+        let (h, w, th, tw) = (self.h, self.w, unit.th, unit.tw);
+        let stride = w + 1;
+        let box_of = |table: &[f64], y: usize, x: usize| {
+            table[(y + th) * stride + x + tw]
+                - table[y * stride + x + tw]
+                - table[(y + th) * stride + x]
+                + table[y * stride + x]
+        };
+        let n = (th * tw) as f64;
+        let mut best = 0.0f64;
+        for y in 0..=h - th {
+            for x in 0..=w - tw {
+                let s = box_of(&self.sum, y, x);
+                let var = box_of(&self.sq, y, x) - s * s / n;
+                if var <= 1e-6 * n {
+                    continue;
+                }
+                // The template is zero-mean, so its dot product with the raw
+                // pixels equals that with the placement's pixels less their mean.
+                let mut dot = 0.0f64;
+                for (i, trow) in unit.values.chunks_exact(tw).enumerate() {
+                    let start = (y + i) * w + x;
+                    dot += f64::from(dot_f32(trow, &self.pixels[start..start + tw]));
+                }
+                best = best.max(dot / var.sqrt());
             }
-            // The template is zero-mean, so its dot product with the raw pixels
-            // equals that with the placement's pixels less their mean.
-            let mut dot = 0.0f64;
-            for (i, trow) in unit.chunks_exact(tw).enumerate() {
-                let start = (y + i) * w + x;
-                dot += f64::from(dot_f32(trow, &pixels[start..start + tw]));
-            }
-            best = best.max(dot / var.sqrt());
         }
+        best
     }
-    best
 }
 
 /// The dot product of two equally long slices, in eight independent lanes
@@ -240,6 +268,17 @@ fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
 mod tests {
     use super::*;
 
+    fn one(
+        images: &[u8],
+        h: usize,
+        w: usize,
+        values: &[f64],
+        th: usize,
+        tw: usize,
+    ) -> Result<Vec<f32>, SlideError> {
+        best_ncc(images, h, w, &[Template { values, th, tw }])
+    }
+
     /// A smooth, varied test pattern (no two placements alike).
     fn pattern(h: usize, w: usize) -> Vec<u8> {
         (0..h * w)
@@ -262,7 +301,7 @@ mod tests {
     fn a_window_cut_from_an_image_fits_it_exactly() {
         let img = pattern(24, 32);
         let t = cut(&img, 32, 5, 9, 12, 14);
-        let got = best_ncc(&img, 24, 32, &t, 12, 14).unwrap();
+        let got = one(&img, 24, 32, &t, 12, 14).unwrap();
         assert!((got[0] - 1.0).abs() < 1e-6, "{got:?}");
     }
 
@@ -272,7 +311,7 @@ mod tests {
         let b: Vec<u8> = a.iter().rev().copied().collect();
         let t = cut(&a, 32, 3, 4, 10, 10);
         let both: Vec<u8> = b.iter().chain(&a).copied().collect();
-        let got = best_ncc(&both, 24, 32, &t, 10, 10).unwrap();
+        let got = one(&both, 24, 32, &t, 10, 10).unwrap();
         assert_eq!(got.len(), 2);
         assert!((got[1] - 1.0).abs() < 1e-6);
         assert!(got[0] < 0.99, "{got:?}");
@@ -285,24 +324,24 @@ mod tests {
             .iter()
             .map(|v| 0.5 * v + 40.0)
             .collect();
-        let got = best_ncc(&img, 24, 32, &t, 16, 20).unwrap();
+        let got = one(&img, 24, 32, &t, 16, 20).unwrap();
         assert!((got[0] - 1.0).abs() < 1e-6);
     }
 
     #[test]
     fn flat_templates_and_flat_images_score_zero() {
         let img = pattern(8, 8);
-        assert_eq!(best_ncc(&img, 8, 8, &[7.0; 16], 4, 4).unwrap(), vec![0.0]);
+        assert_eq!(one(&img, 8, 8, &[7.0; 16], 4, 4).unwrap(), vec![0.0]);
         let flat = vec![9u8; 64];
         let t = cut(&img, 8, 0, 0, 4, 4);
-        assert_eq!(best_ncc(&flat, 8, 8, &t, 4, 4).unwrap(), vec![0.0]);
+        assert_eq!(one(&flat, 8, 8, &t, 4, 4).unwrap(), vec![0.0]);
     }
 
     #[test]
     fn bad_shapes_are_refused() {
         let img = pattern(8, 8);
         assert_eq!(
-            best_ncc(&img[..63], 8, 8, &[0.0; 4], 2, 2),
+            one(&img[..63], 8, 8, &[0.0; 4], 2, 2),
             Err(SlideError::Length {
                 len: 63,
                 h: 8,
@@ -310,7 +349,7 @@ mod tests {
             })
         );
         assert_eq!(
-            best_ncc(&img, 8, 8, &[0.0; 90], 9, 10),
+            one(&img, 8, 8, &[0.0; 90], 9, 10),
             Err(SlideError::TooLarge {
                 th: 9,
                 tw: 10,
@@ -319,17 +358,14 @@ mod tests {
             })
         );
         assert_eq!(
-            best_ncc(&img, 8, 8, &[0.0; 3], 2, 2),
+            one(&img, 8, 8, &[0.0; 3], 2, 2),
             Err(SlideError::Template {
                 len: 3,
                 th: 2,
                 tw: 2
             })
         );
-        assert_eq!(
-            best_ncc(&img, 0, 8, &[0.0; 4], 2, 2),
-            Err(SlideError::Empty)
-        );
+        assert_eq!(one(&img, 0, 8, &[0.0; 4], 2, 2), Err(SlideError::Empty));
     }
 
     #[test]
@@ -353,9 +389,40 @@ mod tests {
     }
 
     #[test]
+    fn several_templates_score_their_best() {
+        let img = pattern(24, 32);
+        let a = cut(&img, 32, 5, 9, 12, 14);
+        let b: Vec<f64> = cut(&img, 32, 1, 1, 10, 10).iter().rev().copied().collect();
+        let both = best_ncc(
+            &img,
+            24,
+            32,
+            &[
+                Template {
+                    values: &b,
+                    th: 10,
+                    tw: 10,
+                },
+                Template {
+                    values: &a,
+                    th: 12,
+                    tw: 14,
+                },
+            ],
+        )
+        .unwrap();
+        let alone_b = one(&img, 24, 32, &b, 10, 10).unwrap();
+        assert!(
+            (both[0] - 1.0).abs() < 1e-6 && alone_b[0] < 0.99,
+            "{both:?} {alone_b:?}"
+        );
+        assert_eq!(best_ncc(&img, 24, 32, &[]).unwrap(), vec![0.0]);
+    }
+
+    #[test]
     fn no_images_give_no_scores() {
         assert_eq!(
-            best_ncc(&[], 8, 8, &[1.0, 2.0, 3.0, 4.0], 2, 2).unwrap(),
+            one(&[], 8, 8, &[1.0, 2.0, 3.0, 4.0], 2, 2).unwrap(),
             Vec::<f32>::new()
         );
     }

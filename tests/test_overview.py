@@ -53,21 +53,26 @@ def test_the_kernel_equals_brute_force_on_photographs():
     images = np.ascontiguousarray(np.stack(stack))
     template = _grey("coffee", force=(180, 240))[30:160, 40:220].astype(np.float64)
     template = np.asarray(_core.area_resize(np.ascontiguousarray(template), 20, 22), np.float64)
-    got = _core.best_ncc(images, h, w, template)
+    got = _core.best_ncc(images, h, w, [template])
     want = [_reference_best_ncc(img.reshape(h, w), template) for img in images]
     assert got.dtype == np.float32 and got.shape == (3,)
     np.testing.assert_allclose(got, want, atol=1e-5)
     assert int(np.argmax(got)) == 1  # the coffee photo holds the window
+    # Several templates: each image's best over all of them.
+    other = np.ascontiguousarray(np.rot90(template)[:16, :18])
+    both = _core.best_ncc(images, h, w, [other, template])
+    want_other = [_reference_best_ncc(img.reshape(h, w), other) for img in images]
+    np.testing.assert_allclose(both, np.maximum(want, want_other), atol=1e-5)
 
 
 def test_bad_kernel_inputs_are_refused_with_a_clear_error():
     images = np.zeros((2, 12), dtype=np.uint8)
     with pytest.raises(ValueError, match="height \\* width"):
-        _core.best_ncc(images, 3, 5, np.ones((2, 2)))
+        _core.best_ncc(images, 3, 5, [np.ones((2, 2))])
     with pytest.raises(ValueError, match="does not fit"):
-        _core.best_ncc(images, 3, 4, np.ones((4, 2)))
+        _core.best_ncc(images, 3, 4, [np.ones((2, 2)), np.ones((4, 2))])
     with pytest.raises(ValueError, match="dtype float64"):
-        _core.best_ncc(images, 3, 4, np.ones((2, 2), dtype=np.float32))
+        _core.best_ncc(images, 3, 4, [np.ones((2, 2), dtype=np.float32)])
 
 
 def test_an_overview_is_the_frame_area_averaged():

@@ -140,22 +140,23 @@ def best_ncc(
     images: npt.NDArray[np.uint8],
     height: int,
     width: int,
-    template: npt.NDArray[np.float64],
+    templates: Sequence[npt.NDArray[np.float64]],
 ) -> npt.NDArray[np.float32]:
-    """For each image, the best normalised cross-correlation of ``template``
-    at any whole-pixel placement inside it.
+    """For each image, the best normalised cross-correlation of any of the
+    ``templates`` at any whole-pixel placement inside it.
 
     Args:
         images: ``uint8`` array of shape ``(n, height * width)``, C-contiguous:
             ``n`` images of ``height`` x ``width``, row-major, one per row.
         height: the images' height in pixels.
         width: their width.
-        template: ``float64`` array of shape ``(th, tw)``, C-contiguous, no
-            larger than the images.
+        templates: ``float64`` arrays of shape ``(th, tw)``, C-contiguous, each
+            no larger than the images. Each image's integral images are made
+            once for all of them.
 
     Returns:
-        ``float32`` array of shape ``(n,)``, each in [-1, 1]; 0 where the
-        template or every placement is flat (no variance).
+        ``float32`` array of shape ``(n,)``, each in [0, 1]; 0 where a template
+        or every placement is flat (no variance), and when no template is given.
 
     Raises:
         ValueError: an input has the wrong dtype, shape or layout, an image or

@@ -115,7 +115,7 @@ class Overviews:
         files: list[np.ndarray] = []
         scores: list[np.ndarray] = []
         for (h, w), (ids, pixels) in self.groups.items():
-            best = np.zeros(len(ids), dtype=np.float32)
+            templates = []
             for fraction in FRACTIONS:
                 # The largest window of the thumbnail's shape inside the overview.
                 if aspect > w / h:
@@ -123,12 +123,10 @@ class Overviews:
                 else:
                     win_h, win_w = h * fraction, h * fraction * aspect
                 th, tw = min(h, round(win_h)), min(w, round(win_w))
-                if th < MIN_WINDOW or tw < MIN_WINDOW:
-                    continue
-                template = np.asarray(_core.area_resize(thumb, th, tw), dtype=np.float64)
-                np.maximum(best, _core.best_ncc(pixels, h, w, template), out=best)
+                if th >= MIN_WINDOW and tw >= MIN_WINDOW:
+                    templates.append(np.asarray(_core.area_resize(thumb, th, tw), np.float64))
             files.append(ids)
-            scores.append(best)
+            scores.append(_core.best_ncc(pixels, h, w, templates))
         if not files:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         return np.concatenate(files), np.concatenate(scores)
