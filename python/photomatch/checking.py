@@ -299,13 +299,9 @@ class Checker:
 
     def _distance(self, row: np.ndarray, path: str) -> int:
         """The thumbnail's hash distance to ``path``'s closest view."""
-        album = self.album
         with self._lock:
             file = self.files[path]
-        lo = int(np.searchsorted(album.row_file, file))
-        hi = int(np.searchsorted(album.row_file, file, side="right"))
-        _, dists = hamming_topk(np.ascontiguousarray(row[:1]), album.hashes[lo:hi], 1)
-        return int(dists[0, 0])
+        return self.album.closest_view(row, file)[0]
 
     def _grey(self, path: str) -> np.ndarray | None:
         with self._lock:

@@ -39,6 +39,7 @@ import numpy as np
 import platformdirs
 
 from . import hashing, preview
+from ._core import hamming_topk
 from .errors import AlbumIndexError, DecodeError, UsageError
 from .locks import FileLock, LockError
 from .overview import IndexOverviews
@@ -171,6 +172,14 @@ class AlbumArrays:
     def path(self, i: int) -> str:
         """The absolute path of file ``i``."""
         return self.paths[i]
+
+    def closest_view(self, row: np.ndarray, file: int) -> tuple[int, str]:
+        """The hash distance from ``row`` (uint64 ``(1, WORDS)``) to file
+        ``file``'s nearest view row, and that view's name."""
+        lo = int(np.searchsorted(self.row_file, file))  # a file's rows are contiguous
+        hi = int(np.searchsorted(self.row_file, file, side="right"))
+        ids, dists = hamming_topk(np.ascontiguousarray(row[:1]), self.hashes[lo:hi], 1)
+        return int(dists[0, 0]), hashing.VIEW_NAMES[int(self.row_view[lo + int(ids[0, 0])])]
 
 
 class AlbumPaths(Sequence[str]):

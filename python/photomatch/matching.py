@@ -201,7 +201,7 @@ def gather_evidence(
         for file, _ in album.overviews.get().nearest(grey, k, skip):
             path = album.path(file)
             files.setdefault(path, file)
-            found.append(Candidate(path, *_closest_view(album, row, file)))
+            found.append(Candidate(path, *album.closest_view(row, file)))
         return found
 
     # Past overview.MAX_FILES, no coarse look: its overviews would not fit in memory.
@@ -232,14 +232,6 @@ def decide_all(evidence: Sequence[Sequence[Evidence]], policy: Policy) -> list[Q
         choose_orientation([decide(ev, policy, offset) for ev in options]) for options in evidence
     ]
     return one_to_one(results)
-
-
-def _closest_view(album: AlbumArrays, row: np.ndarray, file: int) -> tuple[int, str]:
-    """The hash distance from ``row`` to album file ``file``'s closest view, and that view."""
-    lo = int(np.searchsorted(album.row_file, file))
-    hi = int(np.searchsorted(album.row_file, file, side="right"))
-    ids, dists = hamming_topk(np.ascontiguousarray(row[:1]), album.hashes[lo:hi], 1)
-    return int(dists[0, 0]), hashing.VIEW_NAMES[int(album.row_view[lo + int(ids[0, 0])])]
 
 
 def _row(grey: np.ndarray) -> np.ndarray:
