@@ -535,9 +535,15 @@ def _match(b: dict, add) -> None:
         )
     if "match-300" in big:
         add(
-            "| `matching.match`, 300 queries, every verification decode stubbed to fail "
-            "(search, rows to files, candidates ranked, decided) | "
+            "| `matching.match`, 300 queries, every verification decode stubbed to fail, "
+            "the coarse look left out (search, rows to files, candidates ranked, decided) | "
             f"{_ms(_med(big['match-300']))} ms | |"
+        )
+    if "overviews" in big:
+        add(
+            "| the overviews of 10^6 files read from the index and halved (once per run, "
+            "at the first coarse look) | "
+            f"{_med(big['overviews']):.2f} s | |"
         )
     if "load" in big and "match-300" in big:
         total = _med(big["load"]) + _med(big["match-300"])

@@ -31,6 +31,7 @@ from _bench import median_s, peak_rss_subprocess
 import photomatch
 from photomatch import hashing, matching
 from photomatch.index import AlbumArrays, AlbumIndex
+from photomatch.overview import IndexOverviews
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FILES = 10**6
@@ -147,3 +148,20 @@ def test_index_match(benchmark, big_arrays: AlbumArrays) -> None:
     )
     assert len(results) == QUERIES
     benchmark.extra_info.update(impl="match-300", queries=QUERIES)
+
+
+@pytest.mark.slow
+def test_index_overviews(benchmark, big_arrays: AlbumArrays) -> None:
+    """What the first coarse look of a run reads: every file's overview from the
+    index (``IndexOverviews``, read-only), and their half-size copies."""
+    overviews = big_arrays.overviews
+    assert overviews is not None
+
+    def read():
+        fresh = IndexOverviews(overviews.index_path, overviews.file_ids)
+        return fresh.get().halved()[0]
+
+    benchmark.group = "index 1e6 files"
+    halved = benchmark.pedantic(read, rounds=3, warmup_rounds=1)
+    assert len(halved) == FILES
+    benchmark.extra_info.update(impl="overviews", files=FILES)
