@@ -122,6 +122,22 @@ def test_the_offset_from_the_framing_is_in_thumbnail_pixels_with_its_uncertainty
     assert 2.5 < sibling.offset_px < 6.0
 
 
+def test_a_peak_on_the_edge_of_the_search_is_a_sure_lower_bound_not_an_unknown():
+    # Still rising at the edge: the thumbnail sits at least that far from the
+    # framing, surely (a frame of a burst, not its original); its distance must
+    # not be excused by a large uncertainty.
+    rising = np.array([0.90, 0.93, 0.95, 0.97, 0.98])
+    assert verify._peak_sigma(rising, 4, 10_000) == 0.0
+    assert verify._peak_sigma(rising[::-1], 0, 10_000) == 0.0
+    # Flat within the correlation's noise: where it sits can't be told.
+    flat = np.array([0.5, 0.5, 0.5, 0.5, 0.5001])
+    assert verify._peak_sigma(flat, 4, 100) == verify._MAX_SIGMA
+    assert verify._peak_sigma(np.array([0.9]), 0, 10_000) == verify._MAX_SIGMA
+    # A vertex inside: a fraction of a pixel.
+    peaked = np.array([0.90, 0.96, 0.99, 0.96, 0.90])
+    assert 0.0 < verify._peak_sigma(peaked, 2, 10_000) < 0.1
+
+
 @pytest.mark.parametrize("side", [96, 90, 72])
 def test_a_small_picture_fits_itself_at_full_size(photo, side):
     # In a picture under COMPARE_SIZE, neighbouring scales round to one template
@@ -260,3 +276,27 @@ def test_grain_tells_two_still_frames_from_one_capture_and_its_edit(name):
     assert verify.grain_detail(a, saved(first.resize(0.6), 90)) >= DEFAULT_POLICY.grain_detail_min
     assert verify.same_photo(a, b)  # what the grain test is for
     assert verify.grain_detail(a, b) < DEFAULT_POLICY.grain_detail_min
+
+
+@pytest.mark.parametrize(("name", "side", "pad"), [("coffee", 160, 6), ("astronaut", 200, 12)])
+def test_a_bordered_thumbnail_trimmed_a_little_under_full_size_sits_on_its_framing(name, side, pad):
+    # A web service's frame, trimmed with its ringing, leaves a centred crop a
+    # few pixels under full size: the framings searched lie within a few
+    # pixels of each other and all find its one peak, which must count from
+    # the centred one it is on, not from the first searched.
+    image = sample_image(name)
+    picture = image.thumbnail_image(side)
+    small = picture.embed(
+        pad,
+        pad,
+        picture.width + 2 * pad,
+        picture.height + 2 * pad,
+        extend="background",
+        background=[235, 235, 235],
+    )
+    grey = hashing.grey_from_image(pyvips.Image.new_from_buffer(small.jpegsave_buffer(Q=60), ""))
+    trimmed = hashing.trim_border(grey)
+    assert trimmed.shape[0] < grey.shape[0] - 2 * pad
+    fit = verify.align(trimmed, grey_of(image))
+    assert fit.offset_px < 0.8, fit
+    assert on_frame(fit, DEFAULT_POLICY)

@@ -487,19 +487,23 @@ def _canonical_fit(
             fy = ys.start + py + _subpixel(mp[:, px], py)
             fx = xs.start + px + _subpixel(mp[py, :], px)
             score = float(mp[py, px])
-            if score > best[0]:
+            distance = float(np.hypot(fy - ey, fx - ex))
+            # Framings a few pixels apart (a picture a little under full size)
+            # search overlapping regions and find one peak: it belongs to the
+            # nearest of them, not to the first searched.
+            if score > best[0] + 1e-9 or (score >= best[0] - 1e-9 and distance < best[1]):
                 sigma = float(
                     np.hypot(
                         _peak_sigma(mp[:, px], py, inner.size),
                         _peak_sigma(mp[py, :], px, inner.size),
                     )
                 )
-                best = (score, float(np.hypot(fy - ey, fx - ex)), sigma)
+                best = (max(score, best[0]), distance, sigma)
     return best
 
 
-#: The largest uncertainty given, in pixels (a peak on the edge of the
-#: searched region, or no peak at all).
+#: The largest uncertainty given, in pixels (no peak to speak of: a flat
+#: profile).
 _MAX_SIGMA = 4.0
 #: Pixels of a picture per independent sample of its correlation: neighbouring
 #: pixels of a photo, let alone of a resized and compressed one, are not
@@ -517,14 +521,25 @@ def _peak_sigma(profile: np.ndarray, i: int, pixels: int) -> float:
     """Standard error, in pixels, of the peak position at index ``i`` of a 1-D
     correlation profile measured over ``pixels`` pixels: the correlation's own
     noise, about (1 - r^2) / sqrt(samples), moves the vertex of the parabola
-    through the peak by that noise over its curvature."""
-    if i <= 0 or i >= len(profile) - 1:
+    through the peak by that noise over its curvature.
+
+    A peak on the edge of the profile is no vertex: the correlation still
+    rises towards the edge, so the best spot lies there or beyond (the
+    thumbnail is farther from the canonical framing than was searched, or
+    than the picture allows). The distance measured to it is then a lower
+    bound, and it is given as sure (0) when the rise beats the correlation's
+    noise; a profile too flat to tell gets ``_MAX_SIGMA``."""
+    if len(profile) < 2:
         return _MAX_SIGMA
-    a, b, c = float(profile[i - 1]), float(profile[i]), float(profile[i + 1])
+    b = float(profile[i])
+    noise = (1.0 - b * b) / np.sqrt(max(1.0, pixels / _PIXELS_PER_SAMPLE))
+    if i <= 0 or i >= len(profile) - 1:
+        inner = float(profile[1] if i <= 0 else profile[-2])
+        return 0.0 if b - inner > noise else _MAX_SIGMA
+    a, c = float(profile[i - 1]), float(profile[i + 1])
     curvature = 2 * b - a - c
     if curvature <= 1e-9:
         return _MAX_SIGMA
-    noise = (1.0 - b * b) / np.sqrt(max(1.0, pixels / _PIXELS_PER_SAMPLE))
     return min(_MAX_SIGMA, float(noise / curvature))
 
 
