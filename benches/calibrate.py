@@ -6,6 +6,7 @@ decision replayed under any ``Policy`` in seconds:
 
     python benches/calibrate.py collect ROOT [ROOT ...]
     python benches/calibrate.py fit ROOT [ROOT ...]          # training albums only
+    python benches/calibrate.py crossval ROOT [ROOT ...]     # training albums only
     python benches/calibrate.py evaluate ROOT [ROOT ...] [--policy NAME=VALUE ...]
 
 ``ROOT`` is an album folder made by ``accuracy.py run`` (its ``truth.json`` and
@@ -31,6 +32,11 @@ a handful of training answers that happened to be right.
 It prints the weights and thresholds to paste into ``Policy`` and the
 reliability table on the training albums. ``--without FEATURE`` holds a
 feature's weight at 0, to measure what it adds.
+
+``crossval`` leaves each album out in turn: ``fit`` on the others (weights
+and threshold), then the left-out album is scored. Across the albums it says
+how the whole procedure holds on an album it has not seen, without spending a
+test album, and it is how ``--ridge`` is chosen.
 
 ``evaluate`` replays the decisions (``matching.decide_all``) and reports per
 album and overall: top-1 over thumbnails with an original, precision and recall
@@ -269,6 +275,66 @@ def merged(ms: list[dict]) -> dict:
     return dict(out)
 
 
+def fit_policy(
+    albums: dict[str, list[Thumb]], ridge: float, left_out: list[int] | None = None
+) -> tuple[decision.Policy, np.ndarray, list]:
+    """The default ``Policy`` with weights fitted on ``albums`` (features at
+    ``left_out`` held at 0). The run's exposure offset is measured from its
+    confident matches, which depend on the weights: fit, measure the offset
+    again, refit. The first fit starts from all-zero weights (no confident
+    match, so no offset), not from the weights in ``Policy``, so that the
+    result depends on the albums alone."""
+    base = decision.DEFAULT_POLICY
+    fitted = dataclasses.replace(base, weights=(0.0,) * len(decision.FEATURES))
+    for _ in range(3):
+        sets = [s for ts in albums.values() for s in design(ts, fitted)]
+        for x, _ in sets:
+            x[:, left_out or []] = 0.0  # a feature that is always 0 keeps its weight at 0
+        w = fit_conditional(sets, ridge)
+        fitted = dataclasses.replace(base, weights=tuple(float(v) for v in w))
+    policy = dataclasses.replace(base, weights=tuple(round(float(v), 3) for v in w))
+    return policy, w, sets
+
+
+def choose_threshold(
+    albums: dict[str, list[Thumb]], policy: decision.Policy, precision: float, expected_error: float
+) -> decision.Policy | None:
+    """``policy`` with the lowest ``match_confidence`` of 0.50, 0.51, ... 0.99,
+    0.995, 0.999 at which the replayed ``matched`` answers on ``albums`` are
+    right at least ``precision`` of the time and the model expects no more
+    than ``expected_error`` of them wrong; None when none does."""
+    for t in [*np.arange(0.5, 0.995, 0.01), 0.995, 0.999]:
+        trial = dataclasses.replace(policy, match_confidence=round(float(t), 3))
+        answers = [replay(ts, trial) for ts in albums.values()]
+        m = merged([metrics(ts, rs) for ts, rs in zip(albums.values(), answers, strict=True)])
+        prec = m["matched_right"] / m["matched"] if m["matched"] else 1.0
+        sure = [r.confidence for rs in answers for r in rs if r.status == "matched"]
+        expected = float(np.mean([1 - c for c in sure])) if sure else 0.0
+        if prec >= precision and expected <= expected_error:
+            return trial
+    return None
+
+
+def crossval(albums: dict[str, list[Thumb]], args: argparse.Namespace) -> None:
+    """Leave one album out: fit the weights and choose the threshold on the
+    others exactly as ``fit`` does, and report the album left out, which no
+    part of that fit has seen (an estimate of how the procedure holds on a
+    new album, and a way to choose ``--ridge`` on training albums alone)."""
+    ms = []
+    for root in albums:
+        rest = {r: ts for r, ts in albums.items() if r != root}
+        policy, _, _ = fit_policy(rest, args.ridge)
+        chosen = choose_threshold(rest, policy, args.precision, args.expected_error)
+        if chosen is None:
+            print(f"{root}: no threshold reaches the precision asked for on the others")
+            continue
+        m = metrics(albums[root], replay(albums[root], chosen))
+        ms.append(m)
+        print(f"[match_confidence {chosen.match_confidence} fitted without it] " + report(root, m))
+    if ms:
+        print(report(f"left-out albums (ridge {args.ridge})", merged(ms)))
+
+
 def policy_from(pairs: list[str], weights: str | None) -> decision.Policy:
     changes: dict = {}
     if weights:
@@ -293,9 +359,6 @@ def main() -> None:
     c.add_argument("roots", nargs="+")
     f = sub.add_parser("fit")
     f.add_argument("roots", nargs="+")
-    f.add_argument("--precision", type=float, default=1.0, help="of matched on the training albums")
-    f.add_argument("--expected-error", type=float, default=0.002)
-    f.add_argument("--ridge", type=float, default=0.01)
     f.add_argument("--out", help="write the fitted weights and thresholds here (JSON)")
     f.add_argument(
         "--without",
@@ -305,6 +368,12 @@ def main() -> None:
         metavar="FEATURE",
         help="hold this feature's weight at 0 (to measure what it adds); repeatable",
     )
+    cv = sub.add_parser("crossval")
+    cv.add_argument("roots", nargs="+")
+    for p in (f, cv):
+        p.add_argument("--precision", type=float, default=1.0, help="of matched on training albums")
+        p.add_argument("--expected-error", type=float, default=0.002)
+        p.add_argument("--ridge", type=float, default=0.01)
     e = sub.add_parser("evaluate")
     e.add_argument("roots", nargs="+")
     e.add_argument("--weights", help="JSON written by fit --out (default: photomatch's Policy)")
@@ -316,35 +385,18 @@ def main() -> None:
             print(f"{root}: evidence of {len(thumbs)} thumbnails")
         return
     albums = {root: load(root) for root in args.roots}
+    if args.cmd == "crossval":
+        crossval(albums, args)
+        return
     if args.cmd == "fit":
-        base = decision.DEFAULT_POLICY
-        # The run's exposure offset is measured from its confident matches,
-        # which depend on the weights: fit, measure the offset again, refit.
-        fitted = base
         left_out = [decision.FEATURES.index(name) for name in args.without]
-        for _ in range(3):
-            sets = [s for ts in albums.values() for s in design(ts, fitted)]
-            for x, _ in sets:
-                x[:, left_out] = 0.0  # a feature that is always 0 keeps its weight at 0
-            w = fit_conditional(sets, args.ridge)
-            fitted = dataclasses.replace(base, weights=tuple(float(v) for v in w))
+        policy, w, sets = fit_policy(albums, args.ridge, left_out)
         groups = sum(len(y) for _, y in sets)
         answered = sum(bool(y.any()) for _, y in sets)
         print(f"{len(sets)} choice sets, {groups} candidate groups, {answered} with a right one")
         for name, weight in zip(decision.FEATURES, w, strict=True):
             print(f"  {name:12s} {weight:+.3f}")
-        policy = dataclasses.replace(base, weights=tuple(round(float(v), 3) for v in w))
-        chosen = None
-        for t in [*np.arange(0.5, 0.995, 0.01), 0.995, 0.999]:
-            trial = dataclasses.replace(policy, match_confidence=round(float(t), 3))
-            answers = [replay(ts, trial) for ts in albums.values()]
-            m = merged([metrics(ts, rs) for ts, rs in zip(albums.values(), answers, strict=True)])
-            prec = m["matched_right"] / m["matched"] if m["matched"] else 1.0
-            sure = [r.confidence for rs in answers for r in rs if r.status == "matched"]
-            expected = float(np.mean([1 - c for c in sure])) if sure else 0.0
-            if prec >= args.precision and expected <= args.expected_error:
-                chosen = trial
-                break
+        chosen = choose_threshold(albums, policy, args.precision, args.expected_error)
         if chosen is None:
             raise SystemExit("no threshold reaches the precision asked for")
         print(f"match_confidence = {chosen.match_confidence}")

@@ -82,9 +82,7 @@ def test_area_resize(benchmark, impl):
     np.testing.assert_array_equal(out, _numpy_resize.numpy_area_resize(grey, 86, 115))
 
 
-def numpy_best_ncc(
-    images: np.ndarray, h: int, w: int, templates: list[np.ndarray]
-) -> np.ndarray:
+def numpy_best_ncc(images: np.ndarray, h: int, w: int, templates: list[np.ndarray]) -> np.ndarray:
     """``_core.best_ncc`` in numpy: per template, every placement's window as a
     strided view, its dot product with the zero-mean template and its variance,
     in one go; the best over the templates."""
