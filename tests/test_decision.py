@@ -273,23 +273,24 @@ def test_frames_that_fit_alike_are_told_apart_by_where_they_differ():
     assert {c.path for c in alike.candidates} == {"/a/f1.jpg", "/a/f2.jpg"}
 
 
-def test_a_frame_the_thumbnail_leans_to_but_does_not_show_is_not_matched():
+def test_a_frame_the_thumbnail_leans_to_but_does_not_show_is_less_sure():
     # Two frames of a burst, the thumbnail leaning clearly to the first where
     # they differ. If it also follows the first there (a thumbnail of that
     # frame), the first is the match; if what it shows there is explained by
     # neither (a frame taken between the two, not in the album: the checker's
-    # ``Group.unexplained``), the lean alone is no answer.
-    def frames(left: float) -> Evidence:
+    # ``Group.unexplained``), the first stays first but is less sure, and with
+    # a weaker lean it is no answer (how much less is the fitted model's).
+    def frames(left: float, separation: float = 4.0) -> Evidence:
         a = replace(
             group("/a/f1.jpg", fit(ncc=0.992), siblings=1),
             contrast=0.5,
-            separation=4.0,
+            separation=separation,
             unexplained=left,
         )
         b = replace(
             group("/a/f2.jpg", fit(ncc=0.985), siblings=1),
             contrast=-0.5,
-            separation=4.0,
+            separation=separation,
             unexplained=1.0,
         )
         return evidence(a, b)
@@ -297,9 +298,12 @@ def test_a_frame_the_thumbnail_leans_to_but_does_not_show_is_not_matched():
     shown = decide(frames(0.01), P)
     assert (shown.status, shown.match) == (MATCHED, "/a/f1.jpg")
     between = decide(frames(0.6), P)
-    assert between.status != MATCHED and between.candidates[0].path == "/a/f1.jpg"
+    assert between.candidates[0].path == "/a/f1.jpg"
     assert between.confidence is not None and shown.confidence is not None
     assert between.confidence < shown.confidence
+    weak = decide(frames(1.0, separation=1.0), P)
+    assert weak.status != MATCHED and weak.candidates[0].path == "/a/f1.jpg"
+    assert decide(frames(0.01, separation=1.0), P).confidence > weak.confidence
 
 
 def test_a_clear_fit_whose_detail_does_not_confirm_it_is_shown_not_refused():

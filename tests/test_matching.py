@@ -67,7 +67,7 @@ def test_absent_original_is_unmatched(outcome):
 
 def test_burst_and_edited_copy_are_right_or_ambiguous_with_the_truth_listed(outcome):
     _, _, by_kind = outcome
-    for kind in ("burst frame, centre square", "photo with an edited copy"):
+    for kind in ("burst frame, off-centre square", "photo with an edited copy"):
         thumb, result = by_kind[kind]
         assert result.status in ("matched", "ambiguous"), kind
         if result.status == "ambiguous":

@@ -154,32 +154,33 @@ class Policy:
     #: (0.149 and up) on the training albums (``benches/grain_pairs.py``).
     grain_detail_min: float = 0.12
     #: The confidence model: one weight per ``FEATURES`` entry, fitted on the
-    #: training albums of benches/README.md (seeds 101-103, 201-203, 210-215,
-    #: with hash version 5's views, the grain test on small tiles and
-    #: ``Group.unexplained``) by ``python benches/calibrate.py fit ...
-    #: --precision 0.998`` (ridge 0.01; see there and README "Accuracy").
+    #: training albums of benches/README.md (seeds 101, 102, 226-228 and
+    #: 301-303, their evidence gathered with the canonical offset's edge and
+    #: nearest-framing fixes of ``verify._canonical_fit``) by ``python
+    #: benches/calibrate.py fit ... --precision 0.998`` (ridge 0.01; see there
+    #: and README "Accuracy").
     weights: tuple[float, ...] = (
-        -1.02,  # bias
-        0.206,  # ncc
-        5.946,  # detail
-        2.676,  # local_detail
-        -3.118,  # shift
-        -0.141,  # burst_shift
-        -1.407,  # crop
-        -1.972,  # burst
-        0.086,  # burst_crop
-        -1.078,  # exposure
-        -0.631,  # second_look
-        -2.514,  # distance
-        0.45,  # contrast
-        0.342,  # lean
-        0.589,  # explained
-        -1.743,  # rivalled
+        -3.037,  # bias
+        0.137,  # ncc
+        5.028,  # detail
+        4.504,  # local_detail
+        -3.92,  # shift
+        -0.965,  # burst_shift
+        -1.03,  # crop
+        1.181,  # burst
+        -1.994,  # burst_crop
+        -1.465,  # exposure
+        -0.064,  # second_look
+        1.145,  # distance
+        1.399,  # contrast
+        -0.06,  # lean
+        0.361,  # explained
+        -2.179,  # rivalled
     )
     #: ``matched`` from this confidence up: the lowest threshold at which the
     #: training albums' matches were right at least 99.8% of the time and the
     #: model expected at most 0.2% of them wrong (``calibrate.py fit``).
-    match_confidence: float = 0.98
+    match_confidence: float = 0.96
     #: ``ambiguous`` (worth a person's look) when the plausible groups together
     #: reach this confidence (one of them is probably the original); below,
     #: ``unmatched``. A reviewer's budget, not fitted.

@@ -87,6 +87,14 @@ def _thumb(image: pyvips.Image, size: int, square: bool = False) -> pyvips.Image
     return pyvips.Image.thumbnail_buffer(data, size)
 
 
+def _off_centre_square(image: pyvips.Image) -> pyvips.Image:
+    """A square of 80% of the short side, off the centre: a crop that every
+    frame of a pan holds, none at a standard framing (a burst's crop that only
+    a person can place)."""
+    side = int(min(image.width, image.height) * 0.8)
+    return image.crop(int(image.width * 0.08), int(image.height * 0.05), side, side)
+
+
 def build_sample(root: str) -> SampleLayout:
     """Write the sample album to ``root/album`` and two thumbnail sets to ``root/thumbs``."""
     album = os.path.join(root, "album")
@@ -157,12 +165,12 @@ def build_sample(root: str) -> SampleLayout:
         ),
         Thumb(
             _save(
-                _thumb(_burst_frame(coffee, 0.0, 0.0, 1.01, 2), 180, square=True),
+                _thumb(_off_centre_square(_burst_frame(coffee, 0.0, 0.0, 1.01, 2)), 180),
                 os.path.join(set_b, "b1.jpg"),
                 30,
             ),
             (burst[1],),
-            "burst frame, centre square",
+            "burst frame, off-centre square",
         ),
         Thumb(
             _save(_thumb(img["hubble_deep_field"], 240), os.path.join(set_b, "b2.jpg"), 50),
