@@ -459,34 +459,34 @@ def _verify(b: dict, add) -> None:
     add("")
     add("| case | photomatch | numpy path | ratio |")
     add("|---|---:|---:|---:|")
-    if align or align_np:
-        add(
-            "| `verify.align`, one off-centre crop thumbnail in 8 candidates | "
-            f"{_ms(_med(align))} ms | {_ms(_med(align_np))} ms | "
-            f"{_faster(_med(align_np), _med(align))} |"
-        )
-    if resize or resize_np:
-        us = lambda v: "–" if v is None else f"{v * 1e6:.0f} µs"  # noqa: E731
-        add(
-            "| `verify.area_resize`, 128 × 96 to 115 × 86 | "
-            f"{us(_med(resize))} | {us(_med(resize_np))} | "
-            f"{_faster(_med(resize_np), _med(resize))} |"
-        )
-    if coarse or coarse_np:
-        files = (coarse or coarse_np)["extra_info"].get("files", 0)
-        add(
-            f"| coarse look: one thumbnail slid over {files:,} album overviews "
-            f"(`Overviews.scores`, `_core.best_ncc`) | {_ms(_med(coarse))} ms | "
-            f"{_ms(_med(coarse_np))} ms | {_faster(_med(coarse_np), _med(coarse))} |"
-        )
-    if large or large_one:
-        files = (large or large_one)["extra_info"].get("files", 0)
-        add(
-            f"| coarse look: the 8 best of {files:,} overviews (`Overviews.nearest`), in two "
-            "steps; beside: every overview at full size (Rust) | "
-            f"{_ms(_med(large))} ms | {_ms(_med(large_one))} ms | "
-            f"{_faster(_med(large_one), _med(large))} |"
-        )
+
+    def row(label: str, ours: dict | None, beside: dict | None, unit: str = "ms") -> None:
+        if not (ours or beside):
+            return
+        if unit == "ms":
+            fmt = lambda v: f"{_ms(v)} ms"  # noqa: E731
+        else:
+            fmt = lambda v: "–" if v is None else f"{v * 1e6:.0f} µs"  # noqa: E731
+        t, t_beside = _med(ours), _med(beside)
+        add(f"| {label} | {fmt(t)} | {fmt(t_beside)} | {_faster(t_beside, t)} |")
+
+    def files(*benches: dict | None) -> int:
+        return next(x for x in benches if x)["extra_info"].get("files", 0) if any(benches) else 0
+
+    row("`verify.align`, one off-centre crop thumbnail in 8 candidates", align, align_np)
+    row("`verify.area_resize`, 128 × 96 to 115 × 86", resize, resize_np, unit="µs")
+    row(
+        f"coarse look: one thumbnail slid over {files(coarse, coarse_np):,} album overviews "
+        "(`Overviews.scores`, `_core.best_ncc`)",
+        coarse,
+        coarse_np,
+    )
+    row(
+        f"coarse look: the 8 best of {files(large, large_one):,} overviews "
+        "(`Overviews.nearest`), in two steps; beside: every overview at full size (Rust)",
+        large,
+        large_one,
+    )
     add("")
     add(
         "The numpy path aligns with a fresh thumbnail array per candidate and the numpy "
