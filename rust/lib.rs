@@ -1,9 +1,9 @@
 //! photomatch's native core: Hamming top-k search over packed bit hashes, the
-//! area resize under the pixel check, the coarse look over album overviews,
-//! and the embedded-preview indexing path (header, EXIF, preview decode, views
-//! and dHash rows, without the GIL).
+//! area resize and correlation maps under the pixel check, the coarse look
+//! over album overviews, and the embedded-preview indexing path (header, EXIF,
+//! preview decode, views and dHash rows, without the GIL).
 //!
-//! The kernels in [`hamming`], [`resize`], [`slide`], [`preview`] (with
+//! The kernels in [`hamming`], [`resize`], [`ncc`], [`slide`], [`preview`] (with
 //! `jpeg_header`, `jpeg_decode`) and [`dhash`] are plain Rust (tested with `cargo test`); the
 //! Python bindings live in `py` and are only built with the `python` feature,
 //! which maturin enables.
@@ -12,11 +12,13 @@ mod dhash;
 mod hamming;
 mod jpeg_decode;
 mod jpeg_header;
+mod ncc;
 mod preview;
 mod resize;
 mod slide;
 
 pub use hamming::{hamming_distances, hamming_topk, hamming_topk_shards, KernelError, MAX_WORDS};
+pub use ncc::{ncc_map, NccError};
 pub use preview::{
     hash_album_grey, preview_hash, preview_hashes, read_preview, Grey, PreviewHashes, PreviewLimits,
 };

@@ -16,6 +16,7 @@ use pyo3::types::PyBytes;
 use std::path::PathBuf;
 
 use crate::hamming::{self, KernelError};
+use crate::ncc::{self, NccError};
 use crate::preview::{self, PreviewLimits};
 use crate::resize::{self, ResizeError};
 use crate::slide::{self, SlideError};
@@ -44,6 +45,12 @@ impl Hashes<'_> {
 
 impl From<ResizeError> for PyErr {
     fn from(err: ResizeError) -> PyErr {
+        PyValueError::new_err(err.to_string())
+    }
+}
+
+impl From<NccError> for PyErr {
+    fn from(err: NccError) -> PyErr {
         PyValueError::new_err(err.to_string())
     }
 }
@@ -240,10 +247,10 @@ fn hamming_distances<'py>(
 
 /// Area-average a grey image to `(out_h, out_w)`, as float32.
 ///
-/// grey: float64 array of shape (H, W), C-contiguous. Without `scale` the
-/// whole image maps onto the output; with it, both axes shrink by exactly
-/// `scale` from the top-left corner. Raises ValueError for any invalid input.
-/// Releases the GIL while it runs.
+/// grey: uint8, float32 or float64 array of shape (H, W), C-contiguous.
+/// Without `scale` the whole image maps onto the output; with it, both axes
+/// shrink by exactly `scale` from the top-left corner. Raises ValueError for
+/// any invalid input. Releases the GIL while it runs.
 #[pyfunction]
 #[pyo3(signature = (grey, out_h, out_w, scale=None))]
 fn area_resize<'py>(
@@ -253,12 +260,69 @@ fn area_resize<'py>(
     out_w: usize,
     scale: Option<f64>,
 ) -> PyResult<Bound<'py, PyArray2<f32>>> {
-    let (array, h, w) = array_2d::<f64>(grey, "grey", "float64", "(height, width)")?;
+    let is = |wanted: Bound<'py, numpy::PyArrayDescr>| {
+        grey.cast::<PyUntypedArray>()
+            .is_ok_and(|a| a.dtype().is_equiv_to(&wanted))
+    };
+    let out = if is(dtype::<u8>(py)) {
+        resize_any::<u8>(py, grey, out_h, out_w, scale, "uint8")?
+    } else if is(dtype::<f32>(py)) {
+        resize_any::<f32>(py, grey, out_h, out_w, scale, "float32")?
+    } else {
+        // Anything else is refused with the error message of float64.
+        resize_any::<f64>(py, grey, out_h, out_w, scale, "uint8, float32 or float64")?
+    };
+    into_2d(py, (out_h, out_w), out)
+}
+
+fn resize_any<'py, T: numpy::Element + Copy + Into<f64>>(
+    py: Python<'py>,
+    grey: &Bound<'py, PyAny>,
+    out_h: usize,
+    out_w: usize,
+    scale: Option<f64>,
+    dtype_name: &str,
+) -> PyResult<Vec<f32>> {
+    let (array, h, w) = array_2d::<T>(grey, "grey", dtype_name, "(height, width)")?;
     let src = array
         .as_slice()
         .map_err(|e| value_error(format!("grey: {e}")))?;
-    let out = py.detach(|| resize::area_resize(src, h, w, out_h, out_w, scale))?;
-    into_2d(py, (out_h, out_w), out)
+    Ok(py.detach(|| resize::area_resize(src, h, w, out_h, out_w, scale))?)
+}
+
+/// The normalised cross-correlation of `template` with the window of `image`
+/// at each top-left placement rows `y0..y1` x columns `x0..x1` (a window or
+/// template flatter than `min_std` grey levels counts as that flat).
+///
+/// image, template: float32 arrays of shape (h, w) and (th, tw), C-contiguous.
+///
+/// Returns a float64 array of shape (y1 - y0, x1 - x0). Raises ValueError for
+/// any invalid input (a placement that puts the template outside the image
+/// included). Releases the GIL while it runs.
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+fn ncc_map<'py>(
+    py: Python<'py>,
+    image: &Bound<'py, PyAny>,
+    template: &Bound<'py, PyAny>,
+    y0: usize,
+    y1: usize,
+    x0: usize,
+    x1: usize,
+    min_std: f64,
+) -> PyResult<Bound<'py, PyArray2<f64>>> {
+    let (image, h, w) = array_2d::<f32>(image, "image", "float32", "(h, w)")?;
+    let (template, th, tw) = array_2d::<f32>(template, "template", "float32", "(th, tw)")?;
+    let pixels = image
+        .as_slice()
+        .map_err(|e| value_error(format!("image: {e}")))?;
+    let values = template
+        .as_slice()
+        .map_err(|e| value_error(format!("template: {e}")))?;
+    let (rows, cols) = (y0..y1, x0..x1);
+    let shape = (rows.len(), cols.len());
+    let out = py.detach(|| ncc::ncc_map(pixels, h, w, values, th, tw, rows, cols, min_std))?;
+    into_2d(py, shape, out)
 }
 
 /// For each image, the highest normalised cross-correlation of any of the
@@ -438,6 +502,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(hamming_distances, m)?)?;
     m.add_function(wrap_pyfunction!(area_resize, m)?)?;
     m.add_function(wrap_pyfunction!(best_ncc, m)?)?;
+    m.add_function(wrap_pyfunction!(ncc_map, m)?)?;
     m.add_function(wrap_pyfunction!(overview, m)?)?;
     m.add_function(wrap_pyfunction!(overview_shape, m)?)?;
     m.add("OVERVIEW_SIDE", slide::OVERVIEW_SIDE)?;

@@ -102,8 +102,8 @@ fn span(e: &Edges, i: usize, n_in: usize) -> (usize, usize, f64) {
 }
 
 /// Resizes along the rows' axis (axis 0) of a row-major `(n_in, cols)` image.
-fn resize_axis0(
-    src: &[f64],
+fn resize_axis0<T: Copy + Into<f64>>(
+    src: &[T],
     n_in: usize,
     cols: usize,
     n_out: usize,
@@ -117,7 +117,7 @@ fn resize_axis0(
         let prev = &done[k * cols..];
         let row = &src[k * cols..(k + 1) * cols];
         for ((c, &p), &v) in rest[..cols].iter_mut().zip(prev).zip(row) {
-            *c = p + v;
+            *c = p + v.into();
         }
     }
     let mut at = vec![0.0f64; (n_out + 1) * cols];
@@ -144,8 +144,8 @@ fn resize_axis0(
 }
 
 /// Resizes along the columns' axis (axis 1) of a row-major `(rows, n_in)` image.
-fn resize_axis1(
-    src: &[f64],
+fn resize_axis1<T: Copy + Into<f64>>(
+    src: &[T],
     rows: usize,
     n_in: usize,
     n_out: usize,
@@ -163,7 +163,7 @@ fn resize_axis1(
     {
         let mut sum = 0.0f64;
         for (c, &v) in cum[1..].iter_mut().zip(row) {
-            sum += v;
+            sum += v.into();
             *c = sum;
         }
         for (a, &(lo, next, frac)) in at.iter_mut().zip(&spans) {
@@ -182,9 +182,11 @@ fn resize_axis1(
 /// as its rounding requires); with it, both axes shrink by exactly `scale`
 /// from the top-left corner (edges past the image are held at its border).
 /// An axis whose size does not change, with no scale or a scale of 1, is
-/// copied as it is.
-pub fn area_resize(
-    src: &[f64],
+/// copied as it is. The pixels may be of any type that converts to f64
+/// exactly (u8, f32, f64): the pixel check resizes decoded u8 frames, of
+/// which a converted copy cost more than the resize.
+pub fn area_resize<T: Copy + Into<f64>>(
+    src: &[T],
     h: usize,
     w: usize,
     out_h: usize,
@@ -211,17 +213,16 @@ pub fn area_resize(
         return Err(ResizeError::TooLarge { out_h, out_w });
     }
     let unchanged = |n_in: usize, n_out: usize| n_in == n_out && scale.is_none_or(|s| s == 1.0);
-    let rows = if unchanged(h, out_h) {
-        src.to_vec()
-    } else {
-        resize_axis0(src, h, w, out_h, scale)
+    let both = match (unchanged(h, out_h), unchanged(w, out_w)) {
+        (true, true) => src.iter().map(|&v| v.into()).collect(),
+        (true, false) => resize_axis1(src, out_h, w, out_w, scale),
+        (false, true) => resize_axis0(src, h, w, out_h, scale),
+        (false, false) => {
+            let rows = resize_axis0(src, h, w, out_h, scale);
+            resize_axis1(&rows, out_h, w, out_w, scale)
+        }
     };
-    let both = if unchanged(w, out_w) {
-        rows
-    } else {
-        resize_axis1(&rows, out_h, w, out_w, scale)
-    };
-    Ok(both.into_iter().map(|v| v as f32).collect())
+    Ok(both.into_iter().map(|v: f64| v as f32).collect())
 }
 
 #[cfg(test)]

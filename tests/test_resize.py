@@ -49,6 +49,17 @@ def test_float_input_and_scales_of_the_alignment_search(photo):
         )
 
 
+def test_decoded_pixels_are_read_as_they_are_with_the_same_result(photo):
+    """The check resizes uint8 decodes (and float32 resizes) without a float64
+    copy; the result is the float64 input's to the last bit."""
+    assert photo.dtype == np.uint8
+    want = _core.area_resize(photo.astype(np.float64), 97, 61, None)
+    np.testing.assert_array_equal(_core.area_resize(photo, 97, 61, None), want)
+    np.testing.assert_array_equal(_core.area_resize(photo.astype(np.float32), 97, 61), want)
+    for dtype in (np.int16, np.float16):  # others through a float64 copy
+        np.testing.assert_array_equal(verify.area_resize(photo.astype(dtype), 97, 61), want)
+
+
 def test_the_mean_is_kept(photo):
     assert verify.area_resize(photo, 37, 53).mean() == pytest.approx(photo.mean(), abs=0.01)
 
@@ -56,9 +67,9 @@ def test_the_mean_is_kept(photo):
 @pytest.mark.parametrize(
     ("grey", "args", "message"),
     [
-        ("not an array", (4, 4), "must be a numpy.ndarray of dtype float64"),
+        ("not an array", (4, 4), "must be a numpy.ndarray of dtype uint8, float32 or float64"),
         (np.zeros((4, 4, 3)), (2, 2), "must be a 2-D array"),
-        (np.zeros((4, 4), dtype=np.float32), (2, 2), "must have dtype float64"),
+        (np.zeros((4, 4), dtype=np.float16), (2, 2), "must have dtype uint8, float32 or float64"),
         (np.zeros((4, 8))[:, ::2], (2, 2), "must be C-contiguous"),
         (np.zeros((4, 4)), (0, 2), "every side must be at least 1"),
         (np.zeros((0, 4)), (2, 2), "every side must be at least 1"),

@@ -84,7 +84,7 @@ def hamming_distances(
     """
 
 def area_resize(
-    grey: npt.NDArray[np.float64],
+    grey: npt.NDArray[np.uint8] | npt.NDArray[np.float32] | npt.NDArray[np.float64],
     out_h: int,
     out_w: int,
     scale: float | None = None,
@@ -92,7 +92,8 @@ def area_resize(
     """Area-average a grey image to ``(out_h, out_w)``, as ``float32``.
 
     Args:
-        grey: ``float64`` array of shape ``(H, W)``, C-contiguous.
+        grey: ``uint8``, ``float32`` or ``float64`` array of shape ``(H, W)``,
+            C-contiguous (read as it is: the result is the same for all three).
         out_h: output height in pixels.
         out_w: output width in pixels.
         scale: without it, the whole image maps onto the output; with it, both
@@ -102,11 +103,44 @@ def area_resize(
         ``float32`` array of shape ``(out_h, out_w)``.
 
     Raises:
-        ValueError: ``grey`` is not a 2-D C-contiguous native ``float64``
-            ndarray, it or the output has no pixels, ``scale`` is not a
-            positive finite number, or the output would be too large.
+        ValueError: ``grey`` is not a 2-D C-contiguous native ``uint8``,
+            ``float32`` or ``float64`` ndarray, it or the output has no
+            pixels, ``scale`` is not a positive finite number, or the output
+            would be too large.
 
     The GIL is released while the kernel runs.
+    """
+
+def ncc_map(
+    image: npt.NDArray[np.float32],
+    template: npt.NDArray[np.float32],
+    y0: int,
+    y1: int,
+    x0: int,
+    x1: int,
+    min_std: float,
+) -> npt.NDArray[np.float64]:
+    """The normalised cross-correlation of ``template`` with the window of
+    ``image`` at each top-left placement, rows ``y0:y1`` x columns ``x0:x1``.
+
+    Args:
+        image: ``float32`` array of shape ``(h, w)``, C-contiguous.
+        template: ``float32`` array of shape ``(th, tw)``, C-contiguous.
+        y0, y1, x0, x1: the placements (half-open ranges, none empty); every
+            one must keep the template inside the image.
+        min_std: a window (or the template) flatter than this many grey
+            levels of standard deviation counts as that flat (a flat template
+            scores 0 everywhere).
+
+    Returns:
+        ``float64`` array of shape ``(y1 - y0, x1 - x0)``, within [-1, 1].
+
+    Raises:
+        ValueError: an array is not a 2-D C-contiguous native ``float32``
+            ndarray, or has no pixels, or the placements are empty or put the
+            template outside the image.
+
+    Sums and products in f64. The GIL is released while the kernel runs.
     """
 
 #: Long side of an album overview, in pixels (part of the index format).

@@ -24,7 +24,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from . import _core
 from .hashing import load_grey
@@ -125,8 +124,16 @@ def area_resize(grey: np.ndarray, out_h: int, out_w: int, scale: float | None = 
     The Rust kernel ``_core.area_resize`` does the work, with the GIL released:
     the pixel check calls this some forty times per candidate on images of a
     few hundred pixels, where numpy's per-call overhead outweighed the arithmetic.
+    It reads uint8, float32 and float64 pixels as they are: a float64 copy of
+    a decoded frame cost more than its resize.
     """
-    return _core.area_resize(np.ascontiguousarray(grey, dtype=np.float64), out_h, out_w, scale)
+    if grey.dtype not in _RESIZE_DTYPES:
+        grey = grey.astype(np.float64)
+    return _core.area_resize(np.ascontiguousarray(grey), out_h, out_w, scale)
+
+
+#: Pixel types ``_core.area_resize`` reads without a copy.
+_RESIZE_DTYPES = (np.dtype(np.uint8), np.dtype(np.float32), np.dtype(np.float64))
 
 
 def load_candidate(path: str) -> np.ndarray:
@@ -206,57 +213,32 @@ def fit_candidate(candidate: np.ndarray, shape: tuple[float, float]) -> np.ndarr
     return area_resize(candidate, out_h, out_w, r)
 
 
-class _Surface:
-    """A candidate image prepared for many NCC evaluations: integral images of
-    its values and squares (window sums in O(1)) and, for full scans, its spectrum."""
+def _ncc(
+    image: np.ndarray, template: np.ndarray, ys: slice | None = None, xs: slice | None = None
+) -> np.ndarray:
+    """NCC of ``template`` at top-left positions ``ys`` x ``xs`` of ``image``
+    (default: every position where it fits), float64 of that shape.
 
-    def __init__(self, image: np.ndarray, spectrum: bool) -> None:
-        self.image = image
-        f = image.astype(np.float64)
-        self.ii = np.pad(f.cumsum(0).cumsum(1), ((1, 0), (1, 0)))
-        self.ii2 = np.pad((f * f).cumsum(0).cumsum(1), ((1, 0), (1, 0)))
-        self.spectrum = np.fft.rfft2(image) if spectrum else None
-
-    def ncc(
-        self, template: np.ndarray, ys: slice | None = None, xs: slice | None = None
-    ) -> np.ndarray:
-        """NCC of ``template`` at top-left positions ``ys`` x ``xs`` (default: all valid).
-
-        The correlation uses FFTs over the whole image, or direct sums over a
-        small region of positions. A window flatter than ``MIN_STD`` grey levels
-        counts as uncorrelated.
-        """
-        th, tw = template.shape
-        h, w = self.image.shape
-        ys = ys or slice(0, h - th + 1)
-        xs = xs or slice(0, w - tw + 1)
-        n = th * tw
-        t = template - template.mean()
-        t_norm = max(float(np.sqrt((t * t).sum())), MIN_STD * np.sqrt(n))
-        num: np.ndarray
-        if self.spectrum is not None and ys == slice(0, h - th + 1) and xs == slice(0, w - tw + 1):
-            # Circular correlation; positions that would wrap lie outside the valid area.
-            full = np.fft.irfft2(self.spectrum * np.conj(np.fft.rfft2(t, s=(h, w))), s=(h, w))
-            num = full[ys, xs]
-        else:
-            region = self.image[ys.start : ys.stop + th - 1, xs.start : xs.stop + tw - 1]
-            num = np.einsum("ijkl,kl->ij", sliding_window_view(region, (th, tw)), t)
-        s1 = _window_sums(self.ii, ys, xs, th, tw)
-        s2 = _window_sums(self.ii2, ys, xs, th, tw)
-        var = np.maximum(s2 - s1 * s1 / n, MIN_STD * MIN_STD * n)
-        scores: np.ndarray = np.clip(num / (np.sqrt(var) * t_norm), -1.0, 1.0)
-        return scores
-
-
-def _window_sums(ii: np.ndarray, ys: slice, xs: slice, th: int, tw: int) -> np.ndarray:
-    y0, y1, x0, x1 = ys.start, ys.stop, xs.start, xs.stop
-    sums: np.ndarray = (
-        ii[y0 + th : y1 + th, x0 + tw : x1 + tw]
-        - ii[y0:y1, x0 + tw : x1 + tw]
-        - ii[y0 + th : y1 + th, x0:x1]
-        + ii[y0:y1, x0:x1]
+    A window flatter than ``MIN_STD`` grey levels counts as uncorrelated. The
+    Rust kernel ``_core.ncc_map`` does the sums in f64 with the GIL released:
+    an alignment asks for some forty such maps per candidate, which in numpy
+    (a sliding-window ``einsum``, FFTs for whole scans) held the GIL for most
+    of the pixel check.
+    """
+    th, tw = template.shape
+    h, w = image.shape
+    ys = ys or slice(0, h - th + 1)
+    xs = xs or slice(0, w - tw + 1)
+    scores: np.ndarray = _core.ncc_map(
+        np.ascontiguousarray(image, dtype=np.float32),
+        np.ascontiguousarray(template, dtype=np.float32),
+        ys.start,
+        ys.stop,
+        xs.start,
+        xs.stop,
+        MIN_STD,
     )
-    return sums
+    return scores
 
 
 def _window_long_side(candidate: np.ndarray, aspect: float) -> float:
@@ -287,20 +269,18 @@ def align(thumbnail: np.ndarray | Thumbnail, candidate: np.ndarray) -> Alignment
     c2 = area_resize(
         cand, max(q2.shape[0], cand.shape[0] // 2), max(q2.shape[1], cand.shape[1] // 2)
     )
-    coarse = _Surface(c2, spectrum=True)
     best = (-2.0, 1.0, 0, 0)
     scale = 1.0
     while scale >= MIN_SCALE - 1e-9:
         t = thumb.scaled(size, scale, half=True)
         if t.shape[0] <= c2.shape[0] and t.shape[1] <= c2.shape[1]:
-            m = coarse.ncc(t)
+            m = _ncc(c2, t)
             cy, cx = _argmax(m)
             if m[cy, cx] > best[0]:
                 best = (float(m[cy, cx]), scale, cy, cx)
         scale -= _COARSE_STEP
     # Fine: full size, around the coarse hypothesis.
     _, s0, y0, x0 = best
-    surface = _Surface(cand, spectrum=False)
     fine = (-2.0, 1.0, 0.0, 0.0)
     for scale in np.arange(s0 - _COARSE_STEP, s0 + _COARSE_STEP + 1e-9, _FINE_STEP):
         if scale > 1.0 + 1e-9 or scale < MIN_SCALE - 0.05:
@@ -317,7 +297,7 @@ def align(thumbnail: np.ndarray | Thumbnail, candidate: np.ndarray) -> Alignment
         )
         if ys.stop <= ys.start or xs.stop <= xs.start:
             continue
-        m = surface.ncc(t, ys, xs)
+        m = _ncc(cand, t, ys, xs)
         cy, cx = _argmax(m)
         # ">=": in a small picture neighbouring scales round to one template
         # size; the larger scale is kept, so that a full-size fit reads 1.0.
@@ -340,9 +320,7 @@ def align(thumbnail: np.ndarray | Thumbnail, candidate: np.ndarray) -> Alignment
     # At the scale found: a thumbnail trimmed alike on all sides (a frame and
     # its ringing removed) is a centred crop a little under full size.
     frame = (fine_query.shape[0] / scale, fine_query.shape[1] / scale)
-    _, offset, sigma = _canonical_fit(
-        _Surface(fit_candidate(candidate, frame), spectrum=False), fine_query, frame
-    )
+    _, offset, sigma = _canonical_fit(fit_candidate(candidate, frame), fine_query, frame)
     if scale >= _WHOLE_FRAME_SCALE and _whole_frame_aspect(thumb.shape, candidate.shape):
         # A thumbnail of the whole frame has its sides rounded to whole pixels
         # one by one, so its aspect can be off the photo's by a pixel's worth
@@ -351,9 +329,7 @@ def align(thumbnail: np.ndarray | Thumbnail, candidate: np.ndarray) -> Alignment
         # frame instead, it sits at the origin.
         whole = area_resize(candidate, *fine_query.shape)
         _, stretched, stretched_sigma = _canonical_fit(
-            _Surface(whole, spectrum=False),
-            fine_query,
-            (float(whole.shape[0]), float(whole.shape[1])),
+            whole, fine_query, (float(whole.shape[0]), float(whole.shape[1]))
         )
         if stretched < offset:
             offset, sigma = stretched, stretched_sigma
@@ -455,7 +431,7 @@ def _exposure(window: np.ndarray, thumb: np.ndarray) -> tuple[float, float, floa
 
 
 def _canonical_fit(
-    surface: _Surface, query: np.ndarray, frame: tuple[float, float]
+    image: np.ndarray, query: np.ndarray, frame: tuple[float, float]
 ) -> tuple[float, float, float]:
     """How well, how exactly and how surely the thumbnail sits at a canonical framing.
 
@@ -467,8 +443,8 @@ def _canonical_fit(
     leaves a distance near 0; a burst frame shifted by 0.5% of its width,
     about 0.6 px at 128 px.
     """
-    qh, qw = frame  # the canonical window's size, in pixels of ``surface``
-    h, w = surface.image.shape
+    qh, qw = frame  # the canonical window's size, in pixels of ``image``
+    h, w = image.shape
     m = max(2, round(0.05 * min(query.shape)))
     inner = query[m : query.shape[0] - m, m : query.shape[1] - m]
     ih, iw = inner.shape
@@ -482,7 +458,7 @@ def _canonical_fit(
             xs = slice(max(0, int(ex) - _FINE_RADIUS), min(w - iw, int(ex) + _FINE_RADIUS + 1) + 1)
             if ys.stop <= ys.start or xs.stop <= xs.start:
                 continue
-            mp = surface.ncc(inner, ys, xs)
+            mp = _ncc(image, inner, ys, xs)
             py, px = _argmax(mp)
             fy = ys.start + py + _subpixel(mp[:, px], py)
             fx = xs.start + px + _subpixel(mp[py, :], px)
