@@ -42,13 +42,13 @@ FEATURES = (
     "detail",
     "local_detail",
     "shift",
+    "beyond",
     "burst_shift",
     "crop",
     "burst",
     "burst_crop",
     "exposure",
     "second_look",
-    "distance",
     "contrast",
     "lean",
     "explained",
@@ -158,29 +158,32 @@ class Policy:
     #: 301-303, their evidence gathered with the canonical offset's edge and
     #: nearest-framing fixes of ``verify._canonical_fit``) by ``python
     #: benches/calibrate.py fit ... --precision 0.998`` (ridge 0.01; see there
-    #: and README "Accuracy").
+    #: and README "Accuracy"). The shift is weighed in two pieces (``shift``
+    #: and ``beyond`` its tolerance); the hash distance is not weighed (its
+    #: weight was positive, as no cause would have it, and leaving it out
+    #: changed no held-out figure: ``calibrate.py crossval``).
     weights: tuple[float, ...] = (
-        -3.037,  # bias
-        0.137,  # ncc
-        5.028,  # detail
-        4.504,  # local_detail
-        -3.92,  # shift
-        -0.965,  # burst_shift
-        -1.03,  # crop
-        1.181,  # burst
-        -1.994,  # burst_crop
-        -1.465,  # exposure
-        -0.064,  # second_look
-        1.145,  # distance
-        1.399,  # contrast
-        -0.06,  # lean
-        0.361,  # explained
-        -2.179,  # rivalled
+        -2.03,  # bias
+        0.114,  # ncc
+        5.055,  # detail
+        4.417,  # local_detail
+        -5.745,  # shift
+        4.285,  # beyond
+        -0.439,  # burst_shift
+        -1.414,  # crop
+        0.785,  # burst
+        -1.726,  # burst_crop
+        -1.477,  # exposure
+        0.258,  # second_look
+        1.374,  # contrast
+        -0.047,  # lean
+        0.346,  # explained
+        -2.094,  # rivalled
     )
     #: ``matched`` from this confidence up: the lowest threshold at which the
     #: training albums' matches were right at least 99.8% of the time and the
     #: model expected at most 0.2% of them wrong (``calibrate.py fit``).
-    match_confidence: float = 0.96
+    match_confidence: float = 0.95
     #: ``ambiguous`` (worth a person's look) when the plausible groups together
     #: reach this confidence (one of them is probably the original); below,
     #: ``unmatched``. A reviewer's budget, not fitted.
@@ -264,14 +267,15 @@ def features(group: Group, p: Policy, exposure_offset: float | None = None) -> n
     """The ``FEATURES`` of one candidate group: how well it fits (``ncc``, as
     -log(1 - ncc); fine ``detail``, overall and in its worst tile,
     ``local_detail``), where (``shift``: a nearly full-size fit's distance from
-    its framing in units of its tolerance, up to 4, and the same again as
+    its framing in units of its tolerance, up to 4; ``beyond``: how far past
+    that tolerance, ``shift`` - 1 from 0 up; ``shift`` again as
     ``burst_shift`` when the file has burst siblings; ``crop``; ``burst``
     siblings; a ``burst_crop``), the ``exposure`` score of a fit off its
     framing or of a file with burst siblings (another frame, or a crop of one,
     is exposed otherwise), how it was found (``second_look``: by a look past
-    the nearest files, the second or the coarse one; hash ``distance`` / 64),
-    and how it fares against the closest other group where the two differ
-    (``contrast`` and ``lean``, see ``_contrast``) and whether it is that
+    the nearest files, the second or the coarse one), and how it fares
+    against the closest other group where the two differ (``contrast`` and
+    ``lean``, see ``_contrast``) and whether it is that
     frame at all (``explained``: -log ``Group.unexplained``, within
     [-1, 4], and ``rivalled``, 1, when measured; both 0 when not). How the
     groups compare as a whole is the model's own business (``confidences``)."""
@@ -300,13 +304,17 @@ def features(group: Group, p: Policy, exposure_offset: float | None = None) -> n
             detail,
             local,
             shift,
+            # What a shift says is not linear in it: within the tolerance the
+            # odds fall steeply with it (the true frame sits near 0, a burst
+            # sibling a few tenths out), past it slowly (it is off its framing
+            # either way). One slope for both fitted neither.
+            max(shift - 1.0, 0.0),
             shift if burst else 0.0,
             float(crop),
             float(burst),
             float(crop and burst),
             exposure,
             float(group.found_by in WIDER_LOOKS),
-            group.distance / 64.0,
             contrast,
             lean,
             explained,
