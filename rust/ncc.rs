@@ -90,22 +90,20 @@ pub fn ncc_map(
     if h == 0 || w == 0 || th == 0 || tw == 0 || rows.is_empty() || cols.is_empty() {
         return Err(NccError::Empty);
     }
-    if image.len() != h * w {
-        return Err(NccError::Shape {
-            what: "image",
-            len: image.len(),
-            rows: h,
-            cols: w,
-        });
-    }
-    if template.len() != th * tw {
-        return Err(NccError::Shape {
-            what: "template",
-            len: template.len(),
-            rows: th,
-            cols: tw,
-        });
-    }
+    let shape = |what: &'static str, len: usize, rows: usize, cols: usize| {
+        if len == rows * cols {
+            Ok(())
+        } else {
+            Err(NccError::Shape {
+                what,
+                len,
+                rows,
+                cols,
+            })
+        }
+    };
+    shape("image", image.len(), h, w)?;
+    shape("template", template.len(), th, tw)?;
     if rows.end - 1 + th > h || cols.end - 1 + tw > w {
         return Err(NccError::Region {
             rows,
