@@ -498,6 +498,28 @@ def _verify(b: dict, add) -> None:
         "scores within 1e-5."
     )
     add("")
+    _align_threads(b, add)
+
+
+def _align_threads(b: dict, add) -> None:
+    """The alignment of eight thumbnails spread over 1 and 2 threads, both paths."""
+    group = "align 8 thumbnails x 8 on threads"
+    t = {
+        (impl, n): _med(b.get((group, f"{impl}-{n}")))
+        for impl in ("photomatch", "numpy")
+        for n in (1, 2)
+    }
+    if None in t.values():
+        return
+    ours, theirs = (t[("photomatch", 1)], t[("photomatch", 2)]), (t[("numpy", 1)], t[("numpy", 2)])
+    add(
+        "Eight thumbnails aligned in the same 8 candidates, spread over threads as the "
+        f"check spreads a run's thumbnails: photomatch {_ms(ours[0])} ms on 1 thread, "
+        f"{_ms(ours[1])} ms on 2 ({ours[0] / ours[1]:.2f}×); the numpy path "
+        f"{_ms(theirs[0])} and {_ms(theirs[1])} ms ({theirs[0] / theirs[1]:.2f}×), "
+        "since it holds the GIL for much of its work."
+    )
+    add("")
 
 
 def _match(b: dict, add) -> None:

@@ -12,12 +12,17 @@ does for a thumbnail with 8 close candidates.
   search with a fresh thumbnail array per candidate and the numpy resize and
   correlation maps photomatch ran before (``_numpy_resize``, ``_numpy_ncc``).
   Both return the same alignments, up to the numpy maps' f32 rounding (checked).
+- ``align 8 thumbnails x 8 on threads``: the same alignment for eight
+  thumbnails, spread over 1 and 2 threads, for both paths: whether the
+  check's threads run at once (the Rust kernels release the GIL).
 - ``area resize``: ``verify.area_resize`` (Rust kernel) beside the numpy
   implementation, a 128 x 96 thumbnail shrunk to 0.9 of its size, the commonest
   call of the search. Same values to the last bit (checked).
 """
 
 from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
 
 import _numpy_ncc
 import _numpy_resize
@@ -85,6 +90,41 @@ def test_align_one_thumbnail_in_8_candidates(benchmark, scene, impl, monkeypatch
     else:
         got = benchmark(align_all_numpy, thumbnail, candidates, monkeypatch)
         assert all(_alike(a, b) for a, b in zip(got, expected, strict=True))
+
+
+def align_on_threads(
+    thumbnail: np.ndarray, candidates: list[np.ndarray], threads: int, fresh
+) -> list[list[verify.Alignment]]:
+    """Eight thumbnails (``fresh`` copies of one, so no work is shared) each
+    aligned in every candidate, the thumbnails spread over ``threads``
+    threads, as the pixel check spreads a run's thumbnails."""
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        tasks = [pool.submit(align_each, fresh(thumbnail), candidates) for _ in range(8)]
+        return [t.result() for t in tasks]
+
+
+def align_each(thumbnail, candidates: list[np.ndarray]) -> list[verify.Alignment]:
+    return [verify.align(thumbnail, c) for c in candidates]
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("impl", ["photomatch", "numpy"])
+def test_align_on_threads(benchmark, scene, impl, threads, monkeypatch):
+    """Whether the check's threads run at once: the Rust maps and resize
+    release the GIL; the numpy path holds it for much of its work."""
+    thumbnail, candidates = scene
+    benchmark.group = "align 8 thumbnails x 8 on threads"
+    benchmark.extra_info["impl"] = f"{impl}-{threads}"
+    benchmark.extra_info["threads"] = threads
+    expected = align_all(thumbnail, candidates)
+    if impl == "numpy":
+        monkeypatch.setattr(verify, "area_resize", _numpy_resize.numpy_area_resize)
+        monkeypatch.setattr(verify, "_ncc", _numpy_ncc.numpy_ncc)
+        got = benchmark(align_on_threads, thumbnail, candidates, threads, np.copy)
+        assert all(_alike(a, b) for one in got for a, b in zip(one, expected, strict=True))
+    else:
+        got = benchmark(align_on_threads, thumbnail, candidates, threads, verify.Thumbnail)
+        assert all(one == expected for one in got)
 
 
 @pytest.mark.parametrize("impl", ["photomatch", "numpy"])
