@@ -247,11 +247,12 @@ def metrics(thumbs: list[Thumb], results: list) -> dict:
         and os.path.realpath(results[i].candidates[0].path) in thumbs[i].expected
     )
     targets = [i for i in with_orig if not thumbs[i].pan_crop]
+    named = set(matched)
     return {
         "thumbnails": n,
         "with_original": len(with_orig),
         "targets": len(targets),
-        "targets_right": sum(1 for i in targets if i in set(matched) and named_right(i)),
+        "targets_right": sum(1 for i in targets if i in named and named_right(i)),
         "top1": top1,
         "matched": len(matched),
         "matched_wrong": len(wrong),
