@@ -15,6 +15,10 @@ does for a thumbnail with 8 close candidates.
 - ``align 8 thumbnails x 8 on threads``: the same alignment for eight
   thumbnails, spread over 1 and 2 threads, for both paths: whether the
   check's threads run at once (the Rust kernels release the GIL).
+- ``check decode``: decoding the 8 sample photographs, saved as 1,476-px JPEGs,
+  for the check (``verify.load_candidate``) beside a luma-only Pillow
+  ``draft`` decode and an area resize into the same box (not the same pixels:
+  a measured lead, not an alternative in use).
 - ``area resize``: ``verify.area_resize`` (Rust kernel) beside the numpy
   implementation, a 128 x 96 thumbnail shrunk to 0.9 of its size, the commonest
   call of the search. Same values to the last bit (checked).
@@ -28,6 +32,7 @@ import _numpy_ncc
 import _numpy_resize
 import numpy as np
 import pytest
+from PIL import Image
 
 from photomatch import demo, hashing, overview, verify
 from photomatch.matching import query_image
@@ -125,6 +130,51 @@ def test_align_on_threads(benchmark, scene, impl, threads, monkeypatch):
     else:
         got = benchmark(align_on_threads, thumbnail, candidates, threads, verify.Thumbnail)
         assert all(one == expected for one in got)
+
+
+@pytest.fixture(scope="module")
+def album_jpegs(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    """The sample photographs as album-sized JPEGs (1,476 px on the long side,
+    q90, as the accuracy benchmark's albums are)."""
+    folder = tmp_path_factory.mktemp("album")
+    paths = []
+    for name in NAMES:
+        path = str(folder / f"{name}.jpg")
+        image = demo.sample_image(name)
+        image.resize(1476 / max(image.width, image.height)).jpegsave(path, Q=90)
+        paths.append(path)
+    return paths
+
+
+def pil_draft_grey(path: str) -> np.ndarray:
+    """A candidate for the check as Pillow would decode it: luma only, scaled in
+    the DCT (``draft``) to the smallest size that still covers the box, then
+    area-resized into it."""
+    with Image.open(path) as image:
+        box = verify.VERIFY_DECODE_SIZE / max(image.size)
+        image.draft("L", (round(image.width * box), round(image.height * box)))
+        grey = np.asarray(image.convert("L"))
+    h, w = grey.shape
+    r = min(1.0, verify.VERIFY_DECODE_SIZE / max(h, w))
+    out = verify.area_resize(grey, max(1, round(h * r)), max(1, round(w * r)))
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("impl", ["photomatch", "pil-draft"])
+def test_check_decode(benchmark, album_jpegs, impl):
+    """Decoding the check's candidates, the larger part of a run's work:
+    ``verify.load_candidate`` (libvips thumbnail, grey) beside a luma-only
+    Pillow decode. Not the same pixels (another resampling), so the second is
+    a measured lead, not a drop-in."""
+    benchmark.group = "check decode"
+    benchmark.extra_info["impl"] = impl
+    benchmark.extra_info["files"] = len(album_jpegs)
+    decode = verify.load_candidate if impl == "photomatch" else pil_draft_grey
+    got = benchmark(lambda: [decode(p) for p in album_jpegs])
+    for grey, path in zip(got, album_jpegs, strict=True):
+        ours = verify.load_candidate(path)
+        assert grey.shape == ours.shape
+        assert np.corrcoef(grey.ravel(), ours.ravel())[0, 1] > 0.99
 
 
 @pytest.mark.parametrize("impl", ["photomatch", "numpy"])
