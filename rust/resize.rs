@@ -101,7 +101,19 @@ fn span(e: &Edges, i: usize, n_in: usize) -> (usize, usize, f64) {
     (lo, (lo + 1).min(n_in), frac)
 }
 
+/// `dst = from + row`, value by value: the next running sum of rows.
+fn add_row<T: Copy + Into<f64>>(dst: &mut [f64], from: &[f64], row: &[T]) {
+    for ((d, &p), &v) in dst.iter_mut().zip(from).zip(row) {
+        *d = p + v.into();
+    }
+}
+
 /// Resizes along the rows' axis (axis 0) of a row-major `(n_in, cols)` image.
+///
+/// The running sums of rows are kept two rows at a time (the sum of rows
+/// `0..k` and of `0..k+1`), advanced as the output edges move down the image:
+/// the same arithmetic, in the same order, as holding them all, without an
+/// array of `n_in + 1` rows that a large decode would have to fault in.
 fn resize_axis0<T: Copy + Into<f64>>(
     src: &[T],
     n_in: usize,
@@ -110,35 +122,35 @@ fn resize_axis0<T: Copy + Into<f64>>(
     scale: Option<f64>,
 ) -> Vec<f64> {
     let e = edges(n_in, n_out, scale);
-    // Running sums, row by row: row k of `cum` is the sum of rows 0..k.
-    let mut cum = vec![0.0f64; (n_in + 1) * cols];
-    for k in 0..n_in {
-        let (done, rest) = cum.split_at_mut((k + 1) * cols);
-        let prev = &done[k * cols..];
-        let row = &src[k * cols..(k + 1) * cols];
-        for ((c, &p), &v) in rest[..cols].iter_mut().zip(prev).zip(row) {
-            *c = p + v.into();
+    let mut base = vec![0.0f64; cols]; // the sum of rows 0..k
+    let mut over = vec![0.0f64; cols]; // ... of rows 0..min(k + 1, n_in)
+    let mut k = 0usize;
+    add_row(&mut over, &base, &src[..cols]);
+    let mut prev = vec![0.0f64; cols]; // the integral up to the last edge
+    let mut at = vec![0.0f64; cols];
+    let mut out = vec![0.0f64; n_out * cols];
+    for i in 0..=n_out {
+        let (lo, _, frac) = span(&e, i, n_in);
+        while k < lo {
+            std::mem::swap(&mut base, &mut over);
+            k += 1;
+            if k < n_in {
+                add_row(&mut over, &base, &src[k * cols..(k + 1) * cols]);
+            } else {
+                over.copy_from_slice(&base);
+            }
         }
-    }
-    let mut at = vec![0.0f64; (n_out + 1) * cols];
-    for (i, at_row) in at.chunks_exact_mut(cols).enumerate() {
-        let (lo, next, frac) = span(&e, i, n_in);
-        let base = &cum[lo * cols..(lo + 1) * cols];
-        let over = &cum[next * cols..(next + 1) * cols];
-        for ((a, &b), &n) in at_row.iter_mut().zip(base).zip(over) {
+        for ((a, &b), &n) in at.iter_mut().zip(&base).zip(&over) {
             *a = b + frac * (n - b);
         }
-    }
-    let mut out = vec![0.0f64; n_out * cols];
-    for (j, out_row) in out.chunks_exact_mut(cols).enumerate() {
-        let width = e.width[j];
-        let (top, bottom) = (
-            &at[j * cols..(j + 1) * cols],
-            &at[(j + 1) * cols..(j + 2) * cols],
-        );
-        for ((o, &a0), &a1) in out_row.iter_mut().zip(top).zip(bottom) {
-            *o = (a1 - a0) / width;
+        if i > 0 {
+            let width = e.width[i - 1];
+            let out_row = &mut out[(i - 1) * cols..i * cols];
+            for ((o, &a0), &a1) in out_row.iter_mut().zip(&prev).zip(&at) {
+                *o = (a1 - a0) / width;
+            }
         }
+        std::mem::swap(&mut prev, &mut at);
     }
     out
 }
