@@ -13,11 +13,13 @@ import re
 import shutil
 from dataclasses import dataclass
 
+import numpy as np
 import pytest
 import pyvips
 
-from photomatch import review
+from photomatch import hashing, review
 from photomatch.cli import main
+from photomatch.demo import sample_image
 from photomatch.results import (
     AMBIGUOUS,
     MATCHED,
@@ -301,3 +303,54 @@ def test_decisions_that_do_not_fit_are_reported(hostile):
 def test_malformed_decisions_are_refused(doc):
     with pytest.raises(ValueError):
         parse_decisions(doc)
+
+
+# -- previews: decoded at the JPEG scale that covers them --------------------------
+
+
+@pytest.mark.parametrize(
+    ("width", "height", "size", "shrink"),
+    [
+        (1600, 1067, 320, 4),  # libvips' thumbnail would decode it at half its size
+        (4000, 3000, 320, 8),  # a 12-MP camera JPEG: an eighth is 500 px
+        (4000, 3000, 501, 4),
+        (3000, 4000, 250, 8),
+        (999, 600, 500, 1),
+        (500, 500, 500, 1),
+        (120, 80, 320, 1),
+    ],
+)
+def test_a_jpeg_is_decoded_at_the_smallest_scale_that_covers_the_box(width, height, size, shrink):
+    assert hashing.jpeg_shrink(width, height, size) == shrink
+
+
+def test_a_preview_is_upright_fits_its_box_and_shows_the_photo(tmp_path):
+    # A JPEG turned by its EXIF orientation, decoded at a quarter (640 px)
+    # rather than libvips' thumbnail's half: the same picture, upright.
+    upright = sample_image("rocket").resize(4.0)  # 2,560 x 1,708
+    sideways = upright.rot270().copy()  # stored portrait, shown landscape
+    sideways.set_type(pyvips.GValue.gint_type, "orientation", 6)
+    stored = str(tmp_path / "sideways.jpg")
+    sideways.jpegsave(stored, Q=92)
+    target = str(tmp_path / "shown.jpg")
+    review.make_preview(stored, target)
+    shown = pyvips.Image.new_from_file(target)
+    assert max(shown.width, shown.height) == review.PREVIEW_SIZE
+    assert shown.width > shown.height  # turned upright
+    grey = hashing.grey_from_image(shown)
+    thumb = hashing.load_grey(stored, review.PREVIEW_SIZE)
+    h, w = min(grey.shape[0], thumb.shape[0]), min(grey.shape[1], thumb.shape[1])
+    assert abs(grey.shape[0] - thumb.shape[0]) <= 1 and abs(grey.shape[1] - thumb.shape[1]) <= 1
+    corr = np.corrcoef(grey[:h, :w].ravel().astype(float), thumb[:h, :w].ravel().astype(float))
+    assert corr[0, 1] > 0.99
+
+
+def test_a_cut_jpeg_gets_no_preview(tmp_path):
+    path = tmp_path / "album" / "cut.jpg"
+    path.parent.mkdir()
+    data = sample_image("coffee").resize(3.0).jpegsave_buffer(Q=92)
+    path.write_bytes(data[: len(data) // 2])
+    (tmp_path / "out").mkdir()
+    made = review.make_previews([str(path)], str(tmp_path / "out"), progress=False)
+    assert made == {str(path): None}
+    assert not [n for n in os.listdir(tmp_path / "out" / "previews") if n.endswith(".jpg")]

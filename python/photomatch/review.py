@@ -87,8 +87,10 @@ def make_preview(source: str, target: str) -> None:
     Published whole (``safeio.write_atomic``), so an interrupted run never
     leaves a truncated preview that a later run would take as done.
     """
-    # Decoded like the index decodes: any file name, no blocking on odd files.
-    image = hashing.open_image(source, PREVIEW_SIZE)
+    # Opened like the index opens files: any file name, no blocking on odd
+    # files; a JPEG decoded at the smallest scale that covers the preview (a
+    # picture to look at, not to measure).
+    image = hashing.open_image(source, PREVIEW_SIZE, fast_jpeg=True)
     if image.hasalpha():
         image = image.flatten(background=255)
     image = image.colourspace("srgb")
