@@ -447,8 +447,10 @@ def _kernel(b: dict, add) -> None:
 def _verify(b: dict, add) -> None:
     align = b.get(("align 1 thumbnail x 8", "photomatch"))
     align_np = b.get(("align 1 thumbnail x 8", "numpy"))
-    resize = b.get(("area resize", "photomatch"))
-    resize_np = b.get(("area resize", "numpy"))
+    resize = b.get(("area resize (thumbnail)", "photomatch"))
+    resize_np = b.get(("area resize (thumbnail)", "numpy"))
+    frame = b.get(("area resize (frame)", "photomatch"))
+    frame_np = b.get(("area resize (frame)", "numpy"))
     coarse = b.get(("coarse look", "photomatch"))
     coarse_np = b.get(("coarse look", "numpy"))
     large = b.get(("coarse look 1e5", "photomatch"))
@@ -475,6 +477,7 @@ def _verify(b: dict, add) -> None:
 
     row("`verify.align`, one off-centre crop thumbnail in 8 candidates", align, align_np)
     row("`verify.area_resize`, 128 × 96 to 115 × 86", resize, resize_np, unit="µs")
+    row("`verify.area_resize`, 600 × 400 to 450 × 300 (uint8)", frame, frame_np, unit="µs")
     row(
         f"coarse look: one thumbnail slid over {files(coarse, coarse_np):,} album overviews "
         "(`Overviews.scores`, `_core.best_ncc`)",

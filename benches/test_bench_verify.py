@@ -177,14 +177,23 @@ def test_check_decode(benchmark, album_jpegs, impl):
         assert np.corrcoef(grey.ravel(), ours.ravel())[0, 1] > 0.99
 
 
+#: Resizes the check makes: a thumbnail-sized one (some forty per candidate),
+#: and a decoded frame shrunk onto the thumbnail's grid (once per candidate).
+RESIZES = {"thumbnail": ((96, 128), (86, 115)), "frame": ((400, 600), (300, 450))}
+
+
+@pytest.mark.parametrize("case", list(RESIZES))
 @pytest.mark.parametrize("impl", ["photomatch", "numpy"])
-def test_area_resize(benchmark, impl):
-    grey = verify.area_resize(hashing.grey_from_image(demo.sample_image("coffee")), 96, 128)
-    benchmark.group = "area resize"
+def test_area_resize(benchmark, impl, case):
+    (h, w), (out_h, out_w) = RESIZES[case]
+    grey = hashing.grey_from_image(demo.sample_image("coffee"))  # 400 x 600, uint8
+    if grey.shape != (h, w):
+        grey = verify.area_resize(grey, h, w)
+    benchmark.group = f"area resize ({case})"
     benchmark.extra_info["impl"] = impl
     fn = verify.area_resize if impl == "photomatch" else _numpy_resize.numpy_area_resize
-    out = benchmark(fn, grey, 86, 115)
-    np.testing.assert_array_equal(out, _numpy_resize.numpy_area_resize(grey, 86, 115))
+    out = benchmark(fn, grey, out_h, out_w)
+    np.testing.assert_array_equal(out, _numpy_resize.numpy_area_resize(grey, out_h, out_w))
 
 
 def numpy_best_ncc(images: np.ndarray, h: int, w: int, templates: list[np.ndarray]) -> np.ndarray:
