@@ -451,11 +451,15 @@ def _verify(b: dict, add) -> None:
     resize_np = b.get(("area resize (thumbnail)", "numpy"))
     frame = b.get(("area resize (frame)", "photomatch"))
     frame_np = b.get(("area resize (frame)", "numpy"))
+    detail = b.get(("fine detail (window)", "photomatch"))
+    detail_np = b.get(("fine detail (window)", "numpy"))
+    grain = b.get(("fine detail (grain)", "photomatch"))
+    grain_np = b.get(("fine detail (grain)", "numpy"))
     coarse = b.get(("coarse look", "photomatch"))
     coarse_np = b.get(("coarse look", "numpy"))
     large = b.get(("coarse look 1e5", "photomatch"))
     large_one = b.get(("coarse look 1e5", "one-step"))
-    if not (align or resize or coarse or large):
+    if not (align or resize or frame or detail or grain or coarse or large):
         return
     add("### Pixel check")
     add("")
@@ -478,6 +482,8 @@ def _verify(b: dict, add) -> None:
     row("`verify.align`, one off-centre crop thumbnail in 8 candidates", align, align_np)
     row("`verify.area_resize`, 128 × 96 to 115 × 86", resize, resize_np, unit="µs")
     row("`verify.area_resize`, 600 × 400 to 450 × 300 (uint8)", frame, frame_np, unit="µs")
+    row("fine detail (`verify._fine_detail`), 128 × 96 window, radius 2", detail, detail_np, "µs")
+    row("fine detail, 1,800 × 1,200 grain-test frame, radius 1", grain, grain_np)
     row(
         f"coarse look: one thumbnail slid over {files(coarse, coarse_np):,} album overviews "
         "(`Overviews.scores`, `_core.best_ncc`)",

@@ -10,7 +10,8 @@ does for a thumbnail with 8 close candidates.
   the resized copies of the thumbnail are made once, and resizes and
   correlates with the Rust kernels (GIL released); ``numpy`` is the same
   search with a fresh thumbnail array per candidate and the numpy resize and
-  correlation maps photomatch ran before (``_numpy_resize``, ``_numpy_ncc``).
+  correlation maps and fine detail photomatch ran before (``_numpy_resize``,
+  ``_numpy_ncc``, ``_numpy_detail``).
   Both return the same alignments, up to the numpy maps' f32 rounding (checked).
 - ``align 8 thumbnails x 8 on threads``: the same alignment for eight
   thumbnails, spread over 1 and 2 threads, for both paths: whether the
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
+import _numpy_detail
 import _numpy_ncc
 import _numpy_resize
 import numpy as np
@@ -67,6 +69,7 @@ def align_all_numpy(
     with monkeypatch.context() as m:
         m.setattr(verify, "area_resize", _numpy_resize.numpy_area_resize)
         m.setattr(verify, "_ncc", _numpy_ncc.numpy_ncc)
+        m.setattr(verify, "_fine_detail", _numpy_detail.numpy_fine_detail)
         return [verify.align(thumbnail.copy(), c) for c in candidates]
 
 
@@ -125,6 +128,7 @@ def test_align_on_threads(benchmark, scene, impl, threads, monkeypatch):
     if impl == "numpy":
         monkeypatch.setattr(verify, "area_resize", _numpy_resize.numpy_area_resize)
         monkeypatch.setattr(verify, "_ncc", _numpy_ncc.numpy_ncc)
+        monkeypatch.setattr(verify, "_fine_detail", _numpy_detail.numpy_fine_detail)
         got = benchmark(align_on_threads, thumbnail, candidates, threads, np.copy)
         assert all(_alike(a, b) for one in got for a, b in zip(one, expected, strict=True))
     else:
@@ -194,6 +198,23 @@ def test_area_resize(benchmark, impl, case):
     fn = verify.area_resize if impl == "photomatch" else _numpy_resize.numpy_area_resize
     out = benchmark(fn, grey, out_h, out_w)
     np.testing.assert_array_equal(out, _numpy_resize.numpy_area_resize(grey, out_h, out_w))
+
+
+#: Fine detail as the check takes it: a thumbnail-sized window (twice per
+#: candidate, radius 2) and a frame of the grain test (1,800 x 1,200, radius 1).
+DETAILS = {"window": ((96, 128), 2), "grain": ((1200, 1800), 1)}
+
+
+@pytest.mark.parametrize("case", list(DETAILS))
+@pytest.mark.parametrize("impl", ["photomatch", "numpy"])
+def test_fine_detail(benchmark, impl, case):
+    (h, w), radius = DETAILS[case]
+    grey = verify.area_resize(hashing.grey_from_image(demo.sample_image("coffee")), h, w)
+    benchmark.group = f"fine detail ({case})"
+    benchmark.extra_info["impl"] = impl
+    fn = verify._fine_detail if impl == "photomatch" else _numpy_detail.numpy_fine_detail
+    out = benchmark(fn, grey, radius)
+    np.testing.assert_array_equal(out, _numpy_detail.numpy_fine_detail(grey, radius))
 
 
 def numpy_best_ncc(images: np.ndarray, h: int, w: int, templates: list[np.ndarray]) -> np.ndarray:

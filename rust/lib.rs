@@ -1,13 +1,14 @@
 //! photomatch's native core: Hamming top-k search over packed bit hashes, the
-//! area resize and correlation maps under the pixel check, the coarse look
+//! area resize, fine detail and correlation maps under the pixel check, the coarse look
 //! over album overviews, and the embedded-preview indexing path (header, EXIF,
 //! preview decode, views and dHash rows, without the GIL).
 //!
-//! The kernels in [`hamming`], [`resize`], [`ncc`], [`slide`], [`preview`] (with
+//! The kernels in [`hamming`], [`resize`], [`detail`], [`ncc`], [`slide`], [`preview`] (with
 //! `jpeg_header`, `jpeg_decode`) and [`dhash`] are plain Rust (tested with `cargo test`); the
 //! Python bindings live in `py` and are only built with the `python` feature,
 //! which maturin enables.
 
+mod detail;
 mod dhash;
 mod hamming;
 mod jpeg_decode;
@@ -17,6 +18,7 @@ mod preview;
 mod resize;
 mod slide;
 
+pub use detail::{fine_detail, DetailError};
 pub use hamming::{hamming_distances, hamming_topk, hamming_topk_shards, KernelError, MAX_WORDS};
 pub use ncc::{ncc_map, NccError};
 pub use preview::{

@@ -15,6 +15,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 use std::path::PathBuf;
 
+use crate::detail;
 use crate::hamming::{self, KernelError};
 use crate::ncc::{self, NccError};
 use crate::preview::{self, PreviewLimits};
@@ -290,6 +291,50 @@ fn resize_any<'py, T: numpy::Element + Copy + Into<f64>>(
     Ok(py.detach(|| resize::area_resize(src, h, w, out_h, out_w, scale))?)
 }
 
+/// Fine detail of `image`: each pixel less the mean of the `(2 radius + 1)`
+/// square around it, edges replicated (see `detail`).
+///
+/// image: a uint8, float32 or float64 array of shape (h, w).
+///
+/// Returns a float64 array of the same shape. Raises ValueError for any
+/// invalid input. Releases the GIL while it runs.
+#[pyfunction]
+fn fine_detail<'py>(
+    py: Python<'py>,
+    image: &Bound<'py, PyAny>,
+    radius: usize,
+) -> PyResult<Bound<'py, PyArray2<f64>>> {
+    let is = |wanted: Bound<'py, numpy::PyArrayDescr>| {
+        image
+            .cast::<PyUntypedArray>()
+            .is_ok_and(|a| a.dtype().is_equiv_to(&wanted))
+    };
+    let (out, shape) = if is(dtype::<u8>(py)) {
+        detail_any::<u8>(py, image, radius, "uint8")?
+    } else if is(dtype::<f32>(py)) {
+        detail_any::<f32>(py, image, radius, "float32")?
+    } else {
+        detail_any::<f64>(py, image, radius, "uint8, float32 or float64")?
+    };
+    into_2d(py, shape, out)
+}
+
+fn detail_any<'py, T: numpy::Element + Copy + Into<f64>>(
+    py: Python<'py>,
+    image: &Bound<'py, PyAny>,
+    radius: usize,
+    dtype_name: &str,
+) -> PyResult<(Vec<f64>, (usize, usize))> {
+    let (array, h, w) = array_2d::<T>(image, "image", dtype_name, "(height, width)")?;
+    let src = array
+        .as_slice()
+        .map_err(|e| value_error(format!("image: {e}")))?;
+    let out = py
+        .detach(|| detail::fine_detail(src, h, w, radius))
+        .map_err(|e| value_error(e.to_string()))?;
+    Ok((out, (h, w)))
+}
+
 /// The normalised cross-correlation of `template` with the window of `image`
 /// at each top-left placement rows `y0..y1` x columns `x0..x1` (a window or
 /// template flatter than `min_std` grey levels counts as that flat).
@@ -501,6 +546,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(hamming_topk_shards, m)?)?;
     m.add_function(wrap_pyfunction!(hamming_distances, m)?)?;
     m.add_function(wrap_pyfunction!(area_resize, m)?)?;
+    m.add_function(wrap_pyfunction!(fine_detail, m)?)?;
     m.add_function(wrap_pyfunction!(best_ncc, m)?)?;
     m.add_function(wrap_pyfunction!(ncc_map, m)?)?;
     m.add_function(wrap_pyfunction!(overview, m)?)?;

@@ -111,6 +111,26 @@ def area_resize(
     The GIL is released while the kernel runs.
     """
 
+def fine_detail(
+    image: npt.NDArray[np.uint8] | npt.NDArray[np.float32] | npt.NDArray[np.float64],
+    radius: int,
+) -> npt.NDArray[np.float64]:
+    """Each pixel of ``image`` less the mean of the ``2 radius + 1`` square
+    around it (edges replicated), as ``float64`` of the same shape.
+
+    Args:
+        image: ``uint8``, ``float32`` or ``float64`` array of shape ``(H, W)``,
+            C-contiguous.
+        radius: the square's half side, at most 64.
+
+    Raises:
+        ValueError: ``image`` is not a 2-D C-contiguous native ``uint8``,
+            ``float32`` or ``float64`` ndarray, has no pixels, or ``radius``
+            is over 64.
+
+    The GIL is released while the kernel runs.
+    """
+
 def ncc_map(
     image: npt.NDArray[np.float32],
     template: npt.NDArray[np.float32],

@@ -127,13 +127,13 @@ def area_resize(grey: np.ndarray, out_h: int, out_w: int, scale: float | None = 
     It reads uint8, float32 and float64 pixels as they are: a float64 copy of
     a decoded frame cost more than its resize.
     """
-    if grey.dtype not in _RESIZE_DTYPES:
+    if grey.dtype not in _PIXEL_DTYPES:
         grey = grey.astype(np.float64)
     return _core.area_resize(np.ascontiguousarray(grey), out_h, out_w, scale)
 
 
-#: Pixel types ``_core.area_resize`` reads without a copy.
-_RESIZE_DTYPES = (np.dtype(np.uint8), np.dtype(np.float32), np.dtype(np.float64))
+#: Pixel types ``_core.area_resize`` and ``_core.fine_detail`` read without a copy.
+_PIXEL_DTYPES = (np.dtype(np.uint8), np.dtype(np.float32), np.dtype(np.float64))
 
 
 def load_candidate(path: str) -> np.ndarray:
@@ -355,30 +355,18 @@ def align(thumbnail: np.ndarray | Thumbnail, candidate: np.ndarray) -> Alignment
 
 def _fine_detail(image: np.ndarray, radius: int = 2) -> np.ndarray:
     """``image`` less its local mean over a (2 radius + 1)-pixel square (edges
-    replicated).
+    replicated), float64.
 
-    The square's sum is taken as 2 radius + 1 shifted rows, then as many
-    shifted columns: a few whole-array additions, exact for the integer and
-    float32 pixels photomatch compares (no running sums, whose large values
-    lose the low bits), and several times faster than ``np.pad`` and a
-    summed-area table on the grain test's 2048-px frames.
+    The Rust kernel ``_core.fine_detail`` adds the square's rows, then its
+    columns, in float64 (exact for the integer and float32 pixels photomatch
+    compares: no running sums, whose large values lose the low bits), with the
+    GIL released and no padded copy: the grain test takes it on 2048-px
+    frames. Its values are those of the numpy version it replaced
+    (``benches/_numpy_detail.py``), to the bit.
     """
-    k = 2 * radius + 1
-    img = np.asarray(image, dtype=np.float64)
-    h, w = img.shape
-    padded = np.empty((h + 2 * radius, w + 2 * radius))
-    padded[radius : radius + h, radius : radius + w] = img
-    padded[:radius, radius : radius + w] = img[0]
-    padded[radius + h :, radius : radius + w] = img[-1]
-    padded[:, :radius] = padded[:, radius : radius + 1]
-    padded[:, radius + w :] = padded[:, radius + w - 1 : radius + w]
-    rows = padded[0:h].copy()
-    for i in range(1, k):
-        rows += padded[i : i + h]
-    box = rows[:, 0:w].copy()
-    for j in range(1, k):
-        box += rows[:, j : j + w]
-    detail: np.ndarray = img - box / (k * k)
+    if image.dtype not in _PIXEL_DTYPES:
+        image = image.astype(np.float64)
+    detail: np.ndarray = _core.fine_detail(np.ascontiguousarray(image), radius)
     return detail
 
 
