@@ -44,7 +44,9 @@ of ``matched`` (recall over all thumbnails with an original, and over the
 targets: those less the crops of pan-only burst frames, as ``accuracy.py``
 reports them), distractors matched, share ambiguous, the clear matches refused
 (first candidate right at correlation >= 0.97 with no other within the margin,
-answered ``unmatched``) and the reliability of the confidence. Test albums are
+answered ``unmatched``), the reliability of the confidence, and how many of
+the withheld burst frames among the distractors are matched, by how their
+burst moved and whether it left one frame in the album or several. Test albums are
 evaluated only once the policy is frozen (benches/README.md lists them).
 """
 
@@ -85,6 +87,9 @@ class Thumb:
     #: reports those apart from the targets, and so does ``metrics``. Set by
     #: ``load`` from the album's ``truth.json``.
     pan_crop: bool = False
+    #: For a withheld burst frame: how its burst moved and whether one frame
+    #: or several are left in the album (``withheld_kind``; set by ``load``).
+    withheld: str = ""
 
 
 @dataclasses.dataclass
@@ -149,12 +154,25 @@ def load(root: str) -> list[Thumb]:
         truth = json.load(fh)
     folder = os.path.realpath(os.path.join(root, truth["thumbs"]))
     by_path = {os.path.join(folder, t["path"]): t for t in truth["thumbnails"]}
+    frames = defaultdict(int)  # album frames of each burst
+    for f in truth["album_files"]:
+        if f["kind"] == "burst":
+            frames[f["group"]] += 1
     for t in thumbs:
         entry = by_path.get(t.path)
         t.pan_crop = entry is not None and accuracy.PAN_CROPS in accuracy._groups(
             truth, entry, None
         )
+        if entry is not None and t.distractor == "withheld_burst_frame":
+            t.withheld = withheld_kind(entry, frames[entry["burst_group"]])
     return thumbs
+
+
+def withheld_kind(entry: dict, left: int) -> str:
+    """A withheld frame's burst as the decision meets it: a tripod burst that
+    left one frame is the hard case (that frame fits its thumbnail as its own
+    would, and no rival is near)."""
+    return f"{entry.get('burst_motion') or '?'}, {'one frame' if left == 1 else 'frames'} left"
 
 
 def right(group, expected: frozenset[str]) -> bool:
@@ -261,6 +279,9 @@ def metrics(thumbs: list[Thumb], results: list) -> dict:
         "ambiguous": sum(1 for r in results if r.status == "ambiguous"),
         "refused": refused,
         "wrong": [(thumbs[i].path, thumbs[i].preset, results[i].reason) for i in wrong],
+        "withheld": [
+            (t.withheld, results[i].status == "matched") for i, t in enumerate(thumbs) if t.withheld
+        ],
         "bins": bins,
     }
 
@@ -279,6 +300,15 @@ def report(name: str, m: dict) -> str:
     for lo, hi, k, good in m["bins"]:
         share = f"{good / k:.1%}" if k else "-"
         lines.append(f"    confidence [{lo:.2f}, {hi:.2f}): {k:4d} answers, right {share}")
+    kinds: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for kind, was_matched in m.get("withheld", []):
+        kinds[kind][0] += 1
+        kinds[kind][1] += was_matched
+    if kinds:
+        lines.append(
+            "    withheld burst frames matched: "
+            + "; ".join(f"{k} {c[1]} of {c[0]}" for k, c in sorted(kinds.items()))
+        )
     for w in m["wrong"]:
         lines.append(f"    wrong: {w}")
     for r in m["refused"]:
