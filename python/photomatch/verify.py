@@ -437,6 +437,10 @@ def _canonical_fit(
     inner = query[m : query.shape[0] - m, m : query.shape[1] - m]
     ih, iw = inner.shape
     best = (-1.0, float("inf"), float("inf"))
+    # A window whose size is a fraction of a pixel off the picture's gives
+    # framings a fraction of a pixel apart, which search the same placements:
+    # each region's map is made once.
+    maps: dict[tuple[int, int, int, int], np.ndarray] = {}
     for cy in sorted({0, (h - qh) / 2, h - qh}):
         for cx in sorted({0, (w - qw) / 2, w - qw}):
             # Where the inner part belongs: centred in the canonical window, so
@@ -446,7 +450,10 @@ def _canonical_fit(
             xs = slice(max(0, int(ex) - _FINE_RADIUS), min(w - iw, int(ex) + _FINE_RADIUS + 1) + 1)
             if ys.stop <= ys.start or xs.stop <= xs.start:
                 continue
-            mp = _ncc(image, inner, ys, xs)
+            region = (ys.start, ys.stop, xs.start, xs.stop)
+            mp = maps.get(region)
+            if mp is None:
+                mp = maps[region] = _ncc(image, inner, ys, xs)
             py, px = _argmax(mp)
             fy = ys.start + py + _subpixel(mp[:, px], py)
             fx = xs.start + px + _subpixel(mp[py, :], px)
