@@ -20,6 +20,9 @@ does for a thumbnail with 8 close candidates.
   for the check (``verify.load_candidate``) beside a luma-only Pillow
   ``draft`` decode and an area resize into the same box (not the same pixels:
   a measured lead, not an alternative in use).
+- ``check decode and preview``: a candidate's check decode and its review
+  preview from that one decode (``review.MadePreviews``), beside decoding the
+  file again for the preview (as before).
 - ``area resize``: ``verify.area_resize`` (Rust kernel) beside the numpy
   implementation, a 128 x 96 thumbnail shrunk to 0.9 of its size, the commonest
   call of the search. Same values to the last bit (checked).
@@ -36,7 +39,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from photomatch import demo, hashing, overview, verify
+from photomatch import demo, hashing, overview, review, verify
 from photomatch.matching import query_image
 
 NAMES = ["coffee", "astronaut", "chelsea", "rocket", "coins", "brick", "camera", "retina"]
@@ -179,6 +182,31 @@ def test_check_decode(benchmark, album_jpegs, impl):
         ours = verify.load_candidate(path)
         assert grey.shape == ours.shape
         assert np.corrcoef(grey.ravel(), ours.ravel())[0, 1] > 0.99
+
+
+@pytest.mark.parametrize("impl", ["one decode", "two decodes"])
+def test_check_decode_and_preview(benchmark, album_jpegs, impl, tmp_path):
+    """A candidate's check decode and its review-page preview: made from the
+    one decode (``review.MadePreviews``, as ``match --out`` does) beside
+    decoding the file again for the preview (``review.make_preview``)."""
+    benchmark.group = "check decode and preview"
+    benchmark.extra_info["impl"] = impl
+    benchmark.extra_info["files"] = len(album_jpegs)
+
+    def one_decode() -> review.MadePreviews:
+        made = review.MadePreviews()
+        for p in album_jpegs:
+            verify.load_candidate(p, made.keeper(p))
+        return made
+
+    def two_decodes() -> None:
+        for i, p in enumerate(album_jpegs):
+            verify.load_candidate(p)
+            review.make_preview(p, str(tmp_path / f"{i}.jpg"))
+
+    made = benchmark(one_decode if impl == "one decode" else two_decodes)
+    if made is not None:
+        assert all(made.get(review.preview_key(p) or "") for p in album_jpegs)
 
 
 #: Resizes the check makes: a thumbnail-sized one (some forty per candidate),

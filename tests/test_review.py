@@ -354,3 +354,77 @@ def test_a_cut_jpeg_gets_no_preview(tmp_path):
     made = review.make_previews([str(path)], str(tmp_path / "out"), progress=False)
     assert made == {str(path): None}
     assert not [n for n in os.listdir(tmp_path / "out" / "previews") if n.endswith(".jpg")]
+
+
+def _album_files(folder) -> list[str]:
+    """Album files of several kinds: a JPEG stored sideways, a grey JPEG, a
+    PNG with transparency, a 16-bit grey PNG."""
+    folder.mkdir()
+    sideways = sample_image("rocket").resize(2.0).rot270().copy()
+    sideways.set_type(pyvips.GValue.gint_type, "orientation", 6)
+    paths = [str(folder / n) for n in ("sideways.jpg", "grey.jpg", "alpha.png", "deep.png")]
+    sideways.jpegsave(paths[0], Q=90)
+    sample_image("camera").resize(2.0).jpegsave(paths[1], Q=90)
+    coffee = sample_image("coffee").resize(1.5)
+    coffee.bandjoin(coffee.extract_band(1)).copy(interpretation="srgb").pngsave(paths[2])
+    (sample_image("coins").resize(1.5).cast("ushort") * 256).copy(interpretation="grey16").cast(
+        "ushort"
+    ).pngsave(paths[3])
+    return paths
+
+
+def test_the_check_decode_gives_the_same_grey_and_keeps_a_preview(tmp_path):
+    made = review.MadePreviews()
+    for path in _album_files(tmp_path / "album"):
+        plain = hashing.load_grey(path, 500)
+        kept = hashing.load_grey(path, 500, also=made.keeper(path))
+        assert np.array_equal(plain, kept), path  # the check measures the same pixels
+        key = review.preview_key(path)
+        assert key is not None
+        data = made.get(key)
+        assert data is not None, path
+        shown = pyvips.Image.new_from_buffer(data, "")
+        assert max(shown.width, shown.height) == review.PREVIEW_SIZE
+        assert shown.bands == 3 and not shown.hasalpha()
+        # The photo, upright: its grey at the preview's size is the preview's.
+        grey = hashing.grey_from_image(shown)
+        thumb = hashing.load_grey(path, review.PREVIEW_SIZE)
+        assert abs(grey.shape[0] - thumb.shape[0]) <= 1 and abs(grey.shape[1] - thumb.shape[1]) <= 1
+        h, w = min(grey.shape[0], thumb.shape[0]), min(grey.shape[1], thumb.shape[1])
+        corr = np.corrcoef(grey[:h, :w].ravel().astype(float), thumb[:h, :w].ravel().astype(float))
+        assert corr[0, 1] > 0.98, path
+        assert made.keeper(path) is None  # kept once
+
+
+def test_previews_made_by_the_check_are_written_and_a_changed_file_is_decoded_again(tmp_path):
+    paths = _album_files(tmp_path / "album")
+    made = review.MadePreviews()
+    for path in paths:
+        hashing.load_grey(path, 500, also=made.keeper(path))
+    # A file rewritten after the check: its preview must show what it holds now.
+    sample_image("brick").resize(2.0).jpegsave(paths[1], Q=90)
+    os.utime(paths[1], ns=(1, 1))
+    (tmp_path / "out").mkdir()
+    shown = review.make_previews(paths, str(tmp_path / "out"), progress=False, made=made)
+    for path in paths:
+        rel = shown[path]
+        assert rel is not None
+        data = (tmp_path / "out" / rel).read_bytes()
+        key = os.path.basename(rel)
+        if path == paths[1]:
+            assert made.get(key) is None
+            grey = hashing.grey_from_image(pyvips.Image.new_from_buffer(data, ""))
+            brick = hashing.load_grey(path, review.PREVIEW_SIZE)
+            h, w = min(grey.shape[0], brick.shape[0]), min(grey.shape[1], brick.shape[1])
+            corr = np.corrcoef(grey[:h, :w].ravel().astype(float), brick[:h, :w].ravel())
+            assert corr[0, 1] > 0.98
+        else:
+            assert data == made.get(key)
+
+
+def test_previews_kept_in_memory_stop_at_their_limit(tmp_path):
+    paths = _album_files(tmp_path / "album")
+    made = review.MadePreviews(limit=1)
+    for path in paths:
+        hashing.load_grey(path, 500, also=made.keeper(path))
+    assert all(made.get(review.preview_key(p) or "") is None for p in paths)

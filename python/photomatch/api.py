@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from . import matching, outdir, variants, verify
+from . import matching, outdir, review, variants, verify
 from .decision import DEFAULT_POLICY, Policy
 from .errors import UsageError
 from .index import AlbumIndex, IndexReport
@@ -86,11 +86,23 @@ def match_and_publish(
     if out is not None:
         outdir.create(out)
         lock = outdir.OutLock(out)
+    # With a page to publish, the check's decodes make the candidates' previews too.
+    made = None if out is None else review.MadePreviews()
     try:
         run, report = _match(
-            album, sets, queries, skipped, index_path, policy, rebuild, progress, jobs, previews
+            album,
+            sets,
+            queries,
+            skipped,
+            index_path,
+            policy,
+            rebuild,
+            progress,
+            jobs,
+            previews,
+            made,
         )
-        published = None if out is None else outdir.publish(run, out, jobs, progress)
+        published = None if out is None else outdir.publish(run, out, jobs, progress, made)
     finally:
         if lock is not None:
             lock.release()
@@ -108,11 +120,12 @@ def _match(
     progress: bool,
     jobs: int | None,
     previews: bool,
+    made: review.MadePreviews | None = None,
 ) -> tuple[MatchRun, IndexReport]:
     with AlbumIndex(album, index_path, rebuild=rebuild) as index:
         report = index.update(progress=progress, jobs=jobs, previews=previews)
         arrays = index.load()
-    loader = _TimedLoader()
+    loader = _TimedLoader(made)
     results = matching.match(arrays, queries, policy, progress=progress, jobs=jobs, loader=loader)
     results = variants.complete(arrays, results, policy, loader, progress=progress, jobs=jobs)
     order = {s.name: i for i, s in enumerate(sets)}
@@ -132,17 +145,19 @@ def _match(
 
 
 class _TimedLoader:
-    """``verify.load_candidate``, counting its calls and their time (thread-safe)."""
+    """``verify.load_candidate``, counting its calls and their time (thread-safe),
+    keeping each file's preview in ``made`` when given."""
 
-    def __init__(self) -> None:
+    def __init__(self, made: review.MadePreviews | None = None) -> None:
         self.calls = 0
         self.seconds = 0.0
+        self.made = made
         self._lock = threading.Lock()
 
     def __call__(self, path: str) -> np.ndarray:
         start = time.perf_counter()
         try:
-            return verify.load_candidate(path)
+            return verify.load_candidate(path, self.made.keeper(path) if self.made else None)
         finally:
             with self._lock:
                 self.calls += 1

@@ -38,7 +38,7 @@ import functools
 import os
 import stat
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -169,17 +169,23 @@ def is_image_name(name: str) -> bool:
     return dot > 0 and name[dot:].lower() in IMAGE_EXTENSIONS
 
 
-def load_grey(path: str, size: int = DECODE_SIZE) -> np.ndarray:
+def load_grey(
+    path: str, size: int = DECODE_SIZE, also: Callable[[pyvips.Image], None] | None = None
+) -> np.ndarray:
     """Decode ``path`` upright, shrunk to fit ``size`` x ``size``, as grey uint8 ``(H, W)``.
 
     Raises DecodeError with the reason when the file cannot be read or decoded,
     is not a regular file, is not in a format photomatch reads, or is larger than
     ``MAX_PIXELS`` or ``MAX_BYTES`` (see ``open_image``).
     Safe to call from many threads; each failure carries its own file's reason.
+
+    ``also`` is handed the decoded image (in memory, in its own colours) before
+    the grey is taken from it, for another use of the same decode (the review
+    page's preview); it must not raise. The grey is the same either way.
     """
     try:
         with _ERRORS.shared(), _readable_errors():
-            return _to_grey_array(_open_image(path, size))
+            return _decoded_grey(_open_image(path, size), also)
     except pyvips.Error:
         pass
     # libvips keeps one error buffer for the whole process: a reason read while
@@ -190,9 +196,20 @@ def load_grey(path: str, size: int = DECODE_SIZE) -> np.ndarray:
         pyvips.vips_lib.vips_error_clear()
         try:
             with _readable_errors():
-                return _to_grey_array(_open_image(path, size))
+                return _decoded_grey(_open_image(path, size), also)
         except pyvips.Error as exc:
             raise DecodeError(path, _reason(exc)) from None
+
+
+def _decoded_grey(image: pyvips.Image, also: Callable[[pyvips.Image], None] | None) -> np.ndarray:
+    """``image``'s grey array; with ``also``, ``image`` is decoded once into
+    memory, handed to ``also``, and the grey taken from that copy (the same
+    pixels as from the lazy image: one pipeline, stopped half-way)."""
+    if also is None:
+        return _to_grey_array(image)
+    decoded = image.copy_memory()
+    also(decoded)
+    return _to_grey_array(decoded)
 
 
 def open_image(path: str, size: int, fast_jpeg: bool = False) -> pyvips.Image:

@@ -115,8 +115,15 @@ class Published:
     set_aside: str | None = None
 
 
-def publish(run: MatchRun, out: str, jobs: int | None = None, progress: bool = True) -> Published:
-    """Write the results of ``run`` into ``out`` as one set (see the module doc).
+def publish(
+    run: MatchRun,
+    out: str,
+    jobs: int | None = None,
+    progress: bool = True,
+    made: review.MadePreviews | None = None,
+) -> Published:
+    """Write the results of ``run`` into ``out`` as one set (see the module doc);
+    ``made``: previews made during the run (``review.make_previews``).
 
     Call with ``OutLock(out)`` held. ``PhotomatchError`` when a file cannot be
     written (a full disk): then the previous results are left as they were.
@@ -140,7 +147,9 @@ def publish(run: MatchRun, out: str, jobs: int | None = None, progress: bool = T
     page_path = os.path.join(out, review.REVIEW_NAME)
     set_aside = None
     try:
-        html, previews = review.build_review(run, out, kept, jobs=jobs, progress=progress)
+        html, previews = review.build_review(
+            run, out, kept, jobs=jobs, progress=progress, made=made
+        )
         with Publication() as pub:
             pub.add(csv_path, csv_document(run))
             pub.add(json_path, json_document(run))

@@ -25,7 +25,8 @@ import html
 import json
 import os
 import re
-from collections.abc import Iterable, Mapping
+import threading
+from collections.abc import Callable, Iterable, Mapping
 from importlib import resources
 from typing import Any
 
@@ -90,11 +91,69 @@ def make_preview(source: str, target: str) -> None:
     # Opened like the index opens files: any file name, no blocking on odd
     # files; a JPEG decoded at the smallest scale that covers the preview (a
     # picture to look at, not to measure).
-    image = hashing.open_image(source, PREVIEW_SIZE, fast_jpeg=True)
+    write_atomic(target, preview_jpeg(hashing.open_image(source, PREVIEW_SIZE, fast_jpeg=True)))
+
+
+def preview_jpeg(image: pyvips.Image) -> bytes:
+    """The preview JPEG of an upright decoded image: sRGB, at most ``PREVIEW_SIZE`` px."""
+    scale = PREVIEW_SIZE / max(image.width, image.height)
+    if scale < 1.0:
+        image = image.resize(scale)
     if image.hasalpha():
         image = image.flatten(background=255)
     image = image.colourspace("srgb")
-    write_atomic(target, image.jpegsave_buffer(Q=PREVIEW_QUALITY, keep="none"))
+    data: bytes = image.jpegsave_buffer(Q=PREVIEW_QUALITY, keep="none")
+    return data
+
+
+#: Bytes of previews kept in memory from a run's pixel check (some 12 KiB
+#: each: about 5,000 of them). Past that, a preview is decoded when published.
+MADE_PREVIEWS_BYTES = 64 << 20
+
+
+class MadePreviews:
+    """Previews made from decodes done for the pixel check, by preview name
+    (thread-safe).
+
+    The check decodes each album candidate at a few hundred pixels; its
+    preview is then a resize and an encode away, where decoding the file again
+    for the page cost as much as the check's decode. Candidates the page never
+    shows are made too, and dropped with the run.
+    """
+
+    def __init__(self, limit: int = MADE_PREVIEWS_BYTES) -> None:
+        self.limit = limit
+        self._made: dict[str, bytes] = {}
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def keeper(self, path: str) -> Callable[[pyvips.Image], None] | None:
+        """A callback for ``hashing.load_grey(path, ..., also=)`` that keeps
+        ``path``'s preview; None when it is kept already or ``path`` cannot be
+        read. The name is taken before the decode: a file changed after it
+        gets another name, and its preview is made anew."""
+        key = preview_key(path)
+        if key is None:
+            return None
+        with self._lock:
+            if key in self._made or self._bytes >= self.limit:
+                return None
+
+        def keep(image: pyvips.Image) -> None:
+            try:
+                data = preview_jpeg(image)
+            except pyvips.Error:
+                return  # made from the file when published, where a failure is reported
+            with self._lock:
+                if key not in self._made and self._bytes + len(data) <= self.limit:
+                    self._made[key] = data
+                    self._bytes += len(data)
+
+        return keep
+
+    def get(self, key: str) -> bytes | None:
+        with self._lock:
+            return self._made.get(key)
 
 
 def check_previews_folder(folder: str, protected: Iterable[str] = ()) -> None:
@@ -162,13 +221,15 @@ def make_previews(
     jobs: int | None = None,
     progress: bool = True,
     protected: Iterable[str] = (),
+    made: MadePreviews | None = None,
 ) -> dict[str, str | None]:
     """Previews of ``paths`` in ``out_dir/previews``: ``{path: "previews/NAME.jpg" or None}``.
 
     Existing previews are reused (the name changes when the file does); a file
     that cannot be read or decoded gets None and the page says so. Every preview
     is recorded before it is written; ``prune_previews`` later removes recorded
-    ones no page uses. ``protected``: see ``previews_folder``.
+    ones no page uses. ``protected``: see ``previews_folder``. ``made``:
+    previews already made (``MadePreviews``), written instead of decoding.
     """
     folder = previews_folder(out_dir, protected)
     unique = list(dict.fromkeys(paths))
@@ -182,8 +243,13 @@ def make_previews(
         _record_previews(folder, recorded | new)
 
     def one(path: str) -> tuple[str, bool]:
+        target = os.path.join(folder, keys[path] or "")
+        ready = made.get(keys[path] or "") if made is not None else None
         try:
-            make_preview(path, os.path.join(folder, keys[path] or ""))
+            if ready is not None:
+                write_atomic(target, ready)
+            else:
+                make_preview(path, target)
         except (pyvips.Error, OSError):
             return path, False
         return path, True
@@ -368,8 +434,10 @@ def build_review(
     decisions: Mapping[tuple[str, str], Decision] | None = None,
     jobs: int | None = None,
     progress: bool = True,
+    made: MadePreviews | None = None,
 ) -> tuple[str, dict[str, str | None]]:
-    """Make the previews; returns the page's HTML and the previews it uses.
+    """Make the previews (``made``: see ``make_previews``); returns the page's
+    HTML and the previews it uses.
 
     ``UsageError`` when ``out_dir`` is inside the album: nothing is ever written
     next to the originals.
@@ -379,7 +447,7 @@ def build_review(
     paths = [r.query for r in run.results]
     paths += [c.path for r in run.results for c in r.candidates]
     previews = make_previews(
-        paths, out_dir, jobs=jobs, progress=progress, protected=protected_folders(run)
+        paths, out_dir, jobs=jobs, progress=progress, protected=protected_folders(run), made=made
     )
     data = page_data(run, previews, decisions, title=os.path.abspath(out_dir))
     return render_page(data), previews
@@ -404,6 +472,7 @@ __all__ = [
     "PREVIEW_SIZE",
     "REVIEW_NAME",
     "UNREADABLE",
+    "MadePreviews",
     "build_review",
     "make_previews",
     "prune_previews",

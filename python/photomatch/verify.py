@@ -20,10 +20,11 @@ burst sibling, shifted by a few percent, does not fit. This module measures;
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import pyvips
 
 from . import _core
 from .hashing import load_grey
@@ -136,9 +137,10 @@ def area_resize(grey: np.ndarray, out_h: int, out_w: int, scale: float | None = 
 _PIXEL_DTYPES = (np.dtype(np.uint8), np.dtype(np.float32), np.dtype(np.float64))
 
 
-def load_candidate(path: str) -> np.ndarray:
-    """Decode an album file for the check: upright grey, ``VERIFY_DECODE_SIZE`` box."""
-    return load_grey(path, VERIFY_DECODE_SIZE)
+def load_candidate(path: str, also: Callable[[pyvips.Image], None] | None = None) -> np.ndarray:
+    """Decode an album file for the check: upright grey, ``VERIFY_DECODE_SIZE``
+    box (``also``: see ``hashing.load_grey``)."""
+    return load_grey(path, VERIFY_DECODE_SIZE, also)
 
 
 def prepare_query(grey: np.ndarray, size: int = COMPARE_SIZE) -> np.ndarray:
