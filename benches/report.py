@@ -455,11 +455,15 @@ def _verify(b: dict, add) -> None:
     detail_np = b.get(("fine detail (window)", "numpy"))
     grain = b.get(("fine detail (grain)", "photomatch"))
     grain_np = b.get(("fine detail (grain)", "numpy"))
+    tiles = b.get(("tile statistics", "photomatch"))
+    tiles_np = b.get(("tile statistics", "numpy"))
+    tone = b.get(("tone quantiles", "photomatch"))
+    tone_np = b.get(("tone quantiles", "numpy"))
     coarse = b.get(("coarse look", "photomatch"))
     coarse_np = b.get(("coarse look", "numpy"))
     large = b.get(("coarse look 1e5", "photomatch"))
     large_one = b.get(("coarse look 1e5", "one-step"))
-    if not (align or resize or frame or detail or grain or coarse or large):
+    if not (align or resize or frame or detail or grain or tiles or tone or coarse or large):
         return
     add("### Pixel check")
     add("")
@@ -485,6 +489,14 @@ def _verify(b: dict, add) -> None:
     row("fine detail (`verify._fine_detail`), 128 × 96 window, radius 2", detail, detail_np, "µs")
     row("fine detail, 1,800 × 1,200 grain-test frame, radius 1", grain, grain_np)
     row(
+        "tile statistics (`_core.tile_stats`): a window's worst of 3 × 3 tiles and a "
+        "variant test's lowest of 4 × 4",
+        tiles,
+        tiles_np,
+        "µs",
+    )
+    row("19 tone quantiles of a 128 × 96 window (`_core.quantiles`)", tone, tone_np, "µs")
+    row(
         f"coarse look: one thumbnail slid over {files(coarse, coarse_np):,} album overviews "
         "(`Overviews.scores`, `_core.best_ncc`)",
         coarse,
@@ -509,6 +521,23 @@ def _verify(b: dict, add) -> None:
     add("")
     _align_threads(b, add)
     _check_decode(b, add)
+    _decode_and_preview(b, add)
+
+
+def _decode_and_preview(b: dict, add) -> None:
+    """A candidate's check decode and review preview, from one decode or two."""
+    one = b.get(("check decode and preview", "one decode"))
+    two = b.get(("check decode and preview", "two decodes"))
+    if not (one and two):
+        return
+    files = one["extra_info"]["files"]
+    add(
+        f"A candidate's check decode and its review-page preview ({files} sample "
+        f"photographs): {_ms(_med(one) / files)} ms a file with the preview made from the "
+        f"check's decode (`review.MadePreviews`), {_ms(_med(two) / files)} ms decoding the "
+        f"file again for it ({_med(two) / _med(one):.2f}×)."
+    )
+    add("")
 
 
 def _check_decode(b: dict, add) -> None:

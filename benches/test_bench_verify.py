@@ -23,6 +23,9 @@ does for a thumbnail with 8 close candidates.
 - ``check decode and preview``: a candidate's check decode and its review
   preview from that one decode (``review.MadePreviews``), beside decoding the
   file again for the preview (as before).
+- ``tile statistics`` and ``tone quantiles``: the check's per-tile
+  correlations (``_core.tile_stats``) and tone curve (``_core.quantiles``)
+  beside the numpy code they replaced (``_numpy_tiles``, ``np.percentile``).
 - ``area resize``: ``verify.area_resize`` (Rust kernel) beside the numpy
   implementation, a 128 x 96 thumbnail shrunk to 0.9 of its size, the commonest
   call of the search. Same values to the last bit (checked).
@@ -35,11 +38,12 @@ from concurrent.futures import ThreadPoolExecutor
 import _numpy_detail
 import _numpy_ncc
 import _numpy_resize
+import _numpy_tiles
 import numpy as np
 import pytest
 from PIL import Image
 
-from photomatch import demo, hashing, overview, review, verify
+from photomatch import _core, demo, hashing, overview, review, verify
 from photomatch.matching import query_image
 
 NAMES = ["coffee", "astronaut", "chelsea", "rocket", "coins", "brick", "camera", "retina"]
@@ -243,6 +247,46 @@ def test_fine_detail(benchmark, impl, case):
     fn = verify._fine_detail if impl == "photomatch" else _numpy_detail.numpy_fine_detail
     out = benchmark(fn, grey, radius)
     np.testing.assert_array_equal(out, _numpy_detail.numpy_fine_detail(grey, radius))
+
+
+@pytest.mark.parametrize("impl", ["photomatch", "numpy"])
+def test_tile_stats(benchmark, impl):
+    """The worst tile of a thumbnail-sized window's fine detail against an
+    edited copy's (3 x 3 tiles, once per candidate) and the lowest of a
+    variant test's 4 x 4 clipping-aware tiles (each pair that looks alike)."""
+    grey = hashing.grey_from_image(demo.sample_image("coffee")).astype(np.float64)
+    a = verify.area_resize(grey, 171, 256).astype(np.float64)
+    b = verify.area_resize(np.clip(grey * 1.2 - 15, 0, 255), 171, 256).astype(np.float64)
+    da, db = verify._fine_detail(a), verify._fine_detail(b)
+    wa, wb = da[:96, :128].copy(), db[:96, :128].copy()
+    benchmark.group = "tile statistics"
+    benchmark.extra_info["impl"] = impl
+    if impl == "photomatch":
+        worst, lowest = verify._worst_tile, verify._lowest_tile
+    else:
+        worst, lowest = _numpy_tiles.numpy_worst_tile, _numpy_tiles.numpy_lowest_tile
+    got = benchmark(lambda: (worst(wa, wb), lowest(a, b, da, db, 2.0)))
+    want = (
+        _numpy_tiles.numpy_worst_tile(wa, wb),
+        _numpy_tiles.numpy_lowest_tile(a, b, da, db, 2.0),
+    )
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("impl", ["photomatch", "numpy"])
+def test_tone_quantiles(benchmark, impl):
+    """The 19 tone quantiles of a 128 x 96 window, as the exposure comparison
+    takes them twice per candidate: ``_core.quantiles`` beside numpy's
+    ``percentile`` (the same values to the bit)."""
+    grey = hashing.grey_from_image(demo.sample_image("astronaut"))
+    values = verify.area_resize(grey, 96, 128).ravel().astype(np.float64)
+    benchmark.group = "tone quantiles"
+    benchmark.extra_info["impl"] = impl
+    if impl == "photomatch":
+        got = benchmark(_core.quantiles, values, verify._TONE_LEVELS)
+    else:
+        got = benchmark(np.percentile, values, verify._TONE_PERCENTILES)
+    np.testing.assert_array_equal(got, np.percentile(values, verify._TONE_PERCENTILES))
 
 
 def numpy_best_ncc(images: np.ndarray, h: int, w: int, templates: list[np.ndarray]) -> np.ndarray:

@@ -9,7 +9,7 @@
 
 use numpy::ndarray::Array2;
 use numpy::prelude::*;
-use numpy::{dtype, PyArray1, PyArray2, PyReadonlyArray2, PyUntypedArray};
+use numpy::{dtype, PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArray};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
@@ -19,8 +19,10 @@ use crate::detail;
 use crate::hamming::{self, KernelError};
 use crate::ncc::{self, NccError};
 use crate::preview::{self, PreviewLimits};
+use crate::quantiles::QuantileError;
 use crate::resize::{self, ResizeError};
 use crate::slide::{self, SlideError};
+use crate::tiles::{self, TileError, TILE_FIELDS};
 
 impl From<KernelError> for PyErr {
     fn from(err: KernelError) -> PyErr {
@@ -58,6 +60,18 @@ impl From<NccError> for PyErr {
 
 impl From<SlideError> for PyErr {
     fn from(err: SlideError) -> PyErr {
+        PyValueError::new_err(err.to_string())
+    }
+}
+
+impl From<QuantileError> for PyErr {
+    fn from(err: QuantileError) -> PyErr {
+        PyValueError::new_err(err.to_string())
+    }
+}
+
+impl From<TileError> for PyErr {
+    fn from(err: TileError) -> PyErr {
         PyValueError::new_err(err.to_string())
     }
 }
@@ -335,6 +349,77 @@ fn detail_any<'py, T: numpy::Element + Copy + Into<f64>>(
     Ok((out, (h, w)))
 }
 
+/// The quantiles of `values` at levels `qs` (each in [0, 1]), as numpy's
+/// `quantile(values, qs)` gives them with its default linear method, to the bit.
+///
+/// values: a C-contiguous float64 array of shape (n,), n >= 1, no NaN.
+///
+/// Returns a float64 array of shape (len(qs),). Raises ValueError for any
+/// invalid input. Releases the GIL while it runs.
+#[pyfunction]
+fn quantiles<'py>(
+    py: Python<'py>,
+    values: PyReadonlyArray1<'py, f64>,
+    qs: Vec<f64>,
+) -> PyResult<Bound<'py, PyArray1<f64>>> {
+    let sample = values
+        .as_slice()
+        .map_err(|e| value_error(format!("values: {e}")))?;
+    let out = py.detach(|| crate::quantiles::quantiles(sample, &qs))?;
+    Ok(PyArray1::from_vec(py, out))
+}
+
+/// Per tile of a `tiles x tiles` grid over pictures `a` and `b` (float64, one
+/// shape), counting only the pixels where `keep` (uint8, the same shape) is
+/// non-zero, or every pixel without it: pixels in the tile, pixels kept, the
+/// standard deviation of `a` and of `b`, their correlation (see `tiles`).
+///
+/// Returns a float64 array of shape (tiles * tiles, 5), tiles in row-major
+/// order. Raises ValueError for any invalid input. Releases the GIL while it
+/// runs.
+#[pyfunction]
+#[pyo3(signature = (a, b, tiles, keep=None))]
+fn tile_stats<'py>(
+    py: Python<'py>,
+    a: &Bound<'py, PyAny>,
+    b: &Bound<'py, PyAny>,
+    tiles: usize,
+    keep: Option<&Bound<'py, PyAny>>,
+) -> PyResult<Bound<'py, PyArray2<f64>>> {
+    let (a, h, w) = array_2d::<f64>(a, "a", "float64", "(h, w)")?;
+    let (b, bh, bw) = array_2d::<f64>(b, "b", "float64", "(h, w)")?;
+    if (bh, bw) != (h, w) {
+        return Err(value_error(format!(
+            "a and b must have one shape, got ({h}, {w}) and ({bh}, {bw})"
+        )));
+    }
+    let keep = match keep {
+        None => None,
+        Some(k) => {
+            let (k, kh, kw) = array_2d::<u8>(k, "keep", "uint8", "(h, w)")?;
+            if (kh, kw) != (h, w) {
+                return Err(value_error(format!(
+                    "keep must have the shape of a, ({h}, {w}), got ({kh}, {kw})"
+                )));
+            }
+            Some(k)
+        }
+    };
+    let (a, b) = (
+        a.as_slice().map_err(|e| value_error(format!("a: {e}")))?,
+        b.as_slice().map_err(|e| value_error(format!("b: {e}")))?,
+    );
+    let keep = match &keep {
+        None => None,
+        Some(k) => Some(
+            k.as_slice()
+                .map_err(|e| value_error(format!("keep: {e}")))?,
+        ),
+    };
+    let out = py.detach(|| tiles::tile_stats(a, b, h, w, tiles, keep))?;
+    into_2d(py, (tiles * tiles, TILE_FIELDS), out)
+}
+
 /// The normalised cross-correlation of `template` with the window of `image`
 /// at each top-left placement rows `y0..y1` x columns `x0..x1` (a window or
 /// template flatter than `min_std` grey levels counts as that flat).
@@ -549,6 +634,8 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(fine_detail, m)?)?;
     m.add_function(wrap_pyfunction!(best_ncc, m)?)?;
     m.add_function(wrap_pyfunction!(ncc_map, m)?)?;
+    m.add_function(wrap_pyfunction!(tile_stats, m)?)?;
+    m.add_function(wrap_pyfunction!(quantiles, m)?)?;
     m.add_function(wrap_pyfunction!(overview, m)?)?;
     m.add_function(wrap_pyfunction!(overview_shape, m)?)?;
     m.add("OVERVIEW_SIDE", slide::OVERVIEW_SIDE)?;

@@ -131,6 +131,53 @@ def fine_detail(
     The GIL is released while the kernel runs.
     """
 
+def quantiles(values: npt.NDArray[np.float64], qs: Sequence[float]) -> npt.NDArray[np.float64]:
+    """The quantiles of ``values`` at levels ``qs``, numpy's
+    ``quantile(values, qs)`` with its default linear method, to the bit.
+
+    Args:
+        values: ``float64`` array of shape ``(n,)``, C-contiguous, n >= 1,
+            no NaN.
+        qs: levels, each in [0, 1].
+
+    Returns:
+        ``float64`` array of shape ``(len(qs),)``.
+
+    Raises:
+        ValueError: an empty sample, a NaN in it, or a level outside [0, 1].
+
+    The GIL is released while the kernel runs.
+    """
+
+def tile_stats(
+    a: npt.NDArray[np.float64],
+    b: npt.NDArray[np.float64],
+    tiles: int,
+    keep: npt.NDArray[np.uint8] | None = None,
+) -> npt.NDArray[np.float64]:
+    """Per tile of a ``tiles`` x ``tiles`` grid over ``a`` and ``b`` (tile
+    ``(i, j)`` spans rows ``i h // tiles`` to ``(i + 1) h // tiles`` and
+    likewise columns), counting only the pixels where ``keep`` is non-zero
+    (every pixel without it): pixels in the tile, pixels kept, the population
+    standard deviation of ``a`` and of ``b``, and their zero-mean normalised
+    correlation (0 when either is flat; NaN, like both deviations, for a tile
+    that keeps no pixel).
+
+    Args:
+        a, b: ``float64`` arrays of one shape ``(H, W)``, C-contiguous.
+        tiles: tiles per side, at least 1.
+        keep: optional ``uint8`` array of the same shape.
+
+    Returns:
+        ``float64`` array of shape ``(tiles * tiles, 5)``, tiles row-major.
+
+    Raises:
+        ValueError: an array is not a 2-D C-contiguous native array of its
+            dtype, the shapes differ, or there are no pixels or no tiles.
+
+    The GIL is released while the kernel runs.
+    """
+
 def ncc_map(
     image: npt.NDArray[np.float32],
     template: npt.NDArray[np.float32],
