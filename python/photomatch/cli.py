@@ -45,7 +45,10 @@ rebuild_option = click.option(
     "--rebuild", is_flag=True, help="Discard the index and decode everything again."
 )
 jobs_option = click.option(
-    "--jobs", "-j", type=click.IntRange(min=1), help="Decoding threads (default: all cores)."
+    "--jobs",
+    "-j",
+    type=click.IntRange(min=1),
+    help="Threads (default: one per core; two per core for the pixel check).",
 )
 previews_option = click.option(
     "--no-previews",
