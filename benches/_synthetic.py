@@ -193,10 +193,14 @@ def no_decode(path: str) -> np.ndarray:
 def match_without_decodes(arrays, query_list) -> list:
     """``matching.match`` with the candidates' verification decodes left out, where it
     has them, and the coarse look too (every thumbnail would take it when no decode
-    succeeds; it is measured apart, ``coarse look 1e5`` in test_bench_verify.py)."""
+    succeeds; it is measured apart, ``coarse look 1e5`` in test_bench_verify.py), and
+    the second look's overview screen (it reads the overviews, as the coarse look
+    does, measured apart: ``test_index_overviews``)."""
     policy = matching.DEFAULT_POLICY
     if hasattr(policy, "coarse_look"):
         policy = dataclasses.replace(policy, coarse_look=0)
+    if hasattr(policy, "second_look_overview"):
+        policy = dataclasses.replace(policy, second_look_overview=-1.0)
     if "loader" in inspect.signature(matching.match).parameters:
         return matching.match(arrays, query_list, policy, loader=no_decode)
     return matching.match(arrays, query_list, policy)

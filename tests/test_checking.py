@@ -7,11 +7,12 @@ import numpy as np
 import pytest
 import pyvips
 
-from photomatch import hashing, verify
+from photomatch import hashing, overview, verify
 from photomatch.checking import Checker
 from photomatch.decision import Policy, decide
 from photomatch.demo import sample_image
 from photomatch.evidence import BY_SEARCH, BY_SECOND_LOOK, Fit
+from photomatch.overview import Overviews
 from photomatch.results import MATCHED, UNMATCHED, Candidate
 
 STRANGERS = ("astronaut", "rocket", "camera", "brick")
@@ -95,6 +96,53 @@ def test_a_find_must_fit_clearly(album):
     strict = Policy(second_look_ncc=0.999)
     ev = gather(checker(album, [*STRANGERS, "coffee"], strict), grey, nearest)
     assert decide(ev, strict).status == UNMATCHED
+
+
+def overview_screen(album: dict[str, np.ndarray]):
+    """``Checker.screen`` over the album files' overviews, as a run gives it."""
+    names = list(album)
+    overviews = Overviews.from_rows(
+        list(range(len(names))),
+        [album[n].shape[0] for n in names],
+        [album[n].shape[1] for n in names],
+        [overview.make(album[n]) for n in names],
+    )
+
+    def screen(grey: np.ndarray, paths: list[str]) -> list[float]:
+        wanted = np.array([names.index(p) for p in paths])
+        files, scores = overviews.subset(wanted).scores(grey)
+        by_file = dict(zip(files.tolist(), scores.tolist(), strict=True))
+        return [by_file[names.index(p)] for p in paths]
+
+    return screen
+
+
+def test_the_second_look_decodes_only_files_whose_overview_the_thumbnail_fits(album):
+    grey = crop_of("coffee", (40, 30, 500, 340))
+    nearest = [Candidate(name, 20 + i, "full") for i, name in enumerate(STRANGERS)]
+    deeper = [Candidate(n, 30 + i, "full") for i, n in enumerate([*STRANGERS, "chelsea", "coffee"])]
+    decoded: list[str] = []
+
+    def loader(name: str) -> np.ndarray:
+        decoded.append(name)
+        return album[name]
+
+    screen = overview_screen(album)
+    check = Checker(loader, Policy(), None, {}, lambda row, k: deeper, screen=screen)  # type: ignore[arg-type]
+    ev = gather(check, grey, nearest)
+    found = decide(ev, Policy())
+    assert found.status == MATCHED and found.match == "coffee"
+    # The strangers were decoded for the first pass; of the second look's
+    # files, only those whose overview the crop fits (coffee) are.
+    assert sorted(decoded) == sorted([*STRANGERS, "coffee"])
+    scores = dict(zip(album, screen(grey, list(album)), strict=True))
+    assert scores["coffee"] >= Policy().second_look_overview > scores["chelsea"]
+    # With no bar, every file of the second look is checked, to the same answer.
+    decoded.clear()
+    everything = Policy(second_look_overview=-1.0)
+    check = Checker(loader, everything, None, {}, lambda row, k: deeper, screen=screen)  # type: ignore[arg-type]
+    assert decide(gather(check, grey, nearest), everything).match == "coffee"
+    assert "chelsea" in decoded
 
 
 def test_a_pair_of_album_files_is_compared_once_per_run(album, monkeypatch):

@@ -253,3 +253,27 @@ def test_halving_is_the_mean_of_2x2_blocks():
     cut = pixels.reshape(3, 7, 9)[:, :6, :8].astype(np.float64)
     want = np.floor(cut.reshape(3, 3, 2, 4, 2).mean(axis=(2, 4)) + 0.5).reshape(3, 12)
     np.testing.assert_array_equal(got, want.astype(np.uint8))
+
+
+def test_scores_of_a_few_files_are_their_scores_among_all():
+    # Frames of three shapes (landscape, portrait, square), as an album has.
+    names = ["coffee", "astronaut", "chelsea", "rocket", "camera", "brick"]
+    greys = []
+    for i, name in enumerate(names):
+        grey = hashing.grey_from_image(demo.sample_image(name))
+        greys.append(grey if i % 3 == 0 else grey.T.copy() if i % 3 == 1 else grey[:300, :300])
+    files = [7, 3, 11, 0, 5, 9]  # album file indices, not in order
+    overviews = overview.Overviews.from_rows(
+        files,
+        [g.shape[0] for g in greys],
+        [g.shape[1] for g in greys],
+        [overview.make(g) for g in greys],
+    )
+    thumb = hashing.grey_from_image(demo.sample_image("coffee").crop(40, 30, 400, 300))
+    every_file, every_score = overviews.scores(thumb)
+    expected = dict(zip(every_file.tolist(), every_score.tolist(), strict=True))
+    wanted = np.array([11, 0, 4, 9, 7, 12, -1])  # 4 has no overview; 12 and -1 are past the album
+    got = overviews.scores_of(thumb, wanted)
+    for file, score in zip(wanted.tolist(), got.tolist(), strict=True):
+        assert (score == expected[file]) if file in expected else np.isnan(score)
+    assert got[4] == max(expected.values())  # coffee's own overview fits best

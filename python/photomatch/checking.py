@@ -57,6 +57,7 @@ class Checker:
         search: Callable[[np.ndarray, int], list[Candidate]] | None = None,
         grain_loader: Callable[[str], np.ndarray] = verify.load_grain,
         coarse: Callable[[np.ndarray, np.ndarray, int, set[str]], list[Candidate]] | None = None,
+        screen: Callable[[np.ndarray, list[str]], list[float]] | None = None,
     ) -> None:
         self.loader = loader
         #: Decodes an album file near its own size, for the grain test of two
@@ -72,6 +73,10 @@ class Checker:
         #: whose overview the thumbnail ``grey`` fits best, best first, each at
         #: its hash distance from ``row`` (for the coarse look).
         self.coarse = coarse
+        #: ``screen(grey, paths)``: how well the thumbnail ``grey`` fits each
+        #: file's overview (+inf for a file without one), to spare the second
+        #: look the decodes of files that cannot fit.
+        self.screen = screen
         self._lock = threading.Lock()
         self._decoded: OrderedDict[str, np.ndarray | None] = OrderedDict()
         self._decoded_bytes = 0
@@ -112,7 +117,8 @@ class Checker:
                 for i, c in enumerate(self.search(row, p.second_look_rows))
                 if c.distance <= p.second_look_bits and c.path not in seen
             ][: p.second_look]
-            found = self._check(q, [(c, i, BY_SECOND_LOOK) for i, c in further])
+            worth = self._worth_a_look(grey, further)
+            found = self._check(q, [(c, i, BY_SECOND_LOOK) for i, c in worth])
             kept = [f for f in found if plausible(Group((f,)), p)]
             if kept:
                 groups = self._group(fits + kept)
@@ -137,6 +143,20 @@ class Checker:
                 fits = fits + self._check(q, extra)
                 groups = self._group(fits)
         return Evidence(set_name, query, orientation, ranked, self._contrasted(q, groups))
+
+    def _worth_a_look(
+        self, grey: np.ndarray, further: list[tuple[int, Candidate]]
+    ) -> list[tuple[int, Candidate]]:
+        """The second look's files whose overview ``grey`` fits at
+        ``Policy.second_look_overview`` or better (all of them without a
+        ``screen``). Only a plausible find is kept from the second look, and
+        plausible there takes ``second_look_ncc``, which a file whose overview
+        the thumbnail does not fit has never reached (see ``Policy``)."""
+        bar = self.policy.second_look_overview
+        if self.screen is None or not further or bar <= -1.0:
+            return further  # no screen, or a bar every correlation passes
+        scores = self.screen(grey, [c.path for _, c in further])
+        return [f for f, s in zip(further, scores, strict=True) if s >= bar]
 
     def _contrasted(self, q: verify.Thumbnail, groups: list[Group]) -> tuple[Group, ...]:
         """``groups`` with ``Group.contrast`` measured among the best few plausible

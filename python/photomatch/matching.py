@@ -25,6 +25,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -211,9 +212,24 @@ def gather_evidence(
             found.append(Candidate(path, *album.closest_view(row, file)))
         return found
 
-    # Past overview.MAX_FILES, no coarse look: its overviews would not fit in memory.
+    def screen(grey: np.ndarray, paths: list[str]) -> list[float]:
+        assert album.overviews is not None
+        wanted = np.array([files[path] for path in paths], dtype=np.int64)
+        scores = album.overviews.get().scores_of(grey, wanted)
+        return [math.inf if math.isnan(x) else x for x in scores.tolist()]
+
+    # Past overview.MAX_FILES, no coarse look and no screen: the overviews
+    # would not fit in memory.
     looks = album.overviews is not None and len(album.paths) <= overview.MAX_FILES
-    checker = Checker(loader, policy, album, files, search, coarse=coarse if looks else None)
+    checker = Checker(
+        loader,
+        policy,
+        album,
+        files,
+        search,
+        coarse=coarse if looks else None,
+        screen=screen if looks else None,
+    )
     turns = dict(ORIENTATIONS)
 
     def one(work: tuple[QueryImage, list[tuple[str, list[Candidate]]]]) -> list[Evidence]:

@@ -79,6 +79,7 @@ class Overviews:
         self.groups = groups
         self._lock = threading.Lock()
         self._halved: tuple[Overviews, np.ndarray] | None = None
+        self._where: tuple[list[tuple[int, int]], np.ndarray, np.ndarray] | None = None
 
     @classmethod
     def from_rows(
@@ -163,6 +164,44 @@ class Overviews:
             if mask.any():
                 groups[shape] = (ids[mask], np.ascontiguousarray(pixels[mask]))
         return Overviews(groups)
+
+    def scores_of(self, grey: np.ndarray, files: np.ndarray) -> np.ndarray:
+        """``scores`` for ``files`` alone (int64 album file indices), in their
+        order; NaN for a file without an overview. Costs what those files
+        cost, whatever the album's size."""
+        shapes, group, row = self._locate()
+        files = np.asarray(files, dtype=np.int64)
+        known = (files >= 0) & (files < len(group))
+        at = np.where(known, files, 0)
+        in_group = np.where(known, group[at], -1)
+        out = np.full(len(files), np.nan, dtype=np.float64)
+        for g, shape in enumerate(shapes):
+            mine = np.flatnonzero(in_group == g)
+            if len(mine) == 0:
+                continue
+            ids, pixels = self.groups[shape]
+            rows = row[files[mine]]
+            sub = Overviews({shape: (ids[rows], np.ascontiguousarray(pixels[rows]))})
+            out[mine] = sub.scores(grey)[1]
+        return out
+
+    def _locate(self) -> tuple[list[tuple[int, int]], np.ndarray, np.ndarray]:
+        """Each album file's group (index into the shapes listed) and row in it,
+        -1 where it has no overview; made once."""
+        with self._lock:
+            if self._where is None:
+                shapes = list(self.groups)
+                top = max(
+                    (int(ids.max()) for ids, _ in self.groups.values() if len(ids)), default=-1
+                )
+                group = np.full(top + 1, -1, dtype=np.int32)
+                row = np.zeros(top + 1, dtype=np.int64)
+                for g, shape in enumerate(shapes):
+                    ids = self.groups[shape][0]
+                    group[ids] = g
+                    row[ids] = np.arange(len(ids))
+                self._where = (shapes, group, row)
+            return self._where
 
     def nearest(
         self, grey: np.ndarray, k: int, skip: Container[int] = ()
