@@ -1,5 +1,6 @@
-"""The numpy tile statistics photomatch used before ``_core.tile_stats``:
-``verify._worst_tile`` and ``verify._lowest_tile`` as they were, for the
+"""The numpy tile statistics and tone quantiles photomatch used before
+``_core.tile_stats`` and ``_core.quantiles``: ``verify._worst_tile``,
+``verify._lowest_tile`` and ``verify._tone_quantiles`` as they were, for the
 tests (same results, up to the last bits of the sums) and the benchmarks."""
 
 from __future__ import annotations
@@ -45,3 +46,7 @@ def numpy_lowest_tile(
             if ta.std() >= min_std and tb.std() >= min_std:
                 scores.append(verify._correlation(ta, tb))
     return min(scores) if len(scores) >= 3 else float("nan")
+
+
+def numpy_tone_quantiles(values: np.ndarray) -> np.ndarray:
+    return np.percentile(values, verify._TONE_PERCENTILES)

@@ -511,8 +511,9 @@ def _verify(b: dict, add) -> None:
     add("")
     add(
         "The numpy path aligns with a fresh thumbnail array per candidate, the numpy "
-        "resize and the numpy correlation maps (FFTs, a sliding-window `einsum`) "
-        "photomatch used before its Rust kernels; both find the same alignments (scores "
+        "resize, correlation maps (FFTs, a sliding-window `einsum`), fine detail, tile "
+        "statistics and tone quantiles photomatch used before its Rust kernels; both "
+        "find the same alignments (scores "
         "within 1e-5: the numpy maps multiply in f32, the kernel in f64), and the two "
         "resizes the same pixels, to the last bit. The coarse look's numpy path slides the "
         "same templates with strided windows (`benches/test_bench_verify.py`); same "

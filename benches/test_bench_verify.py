@@ -10,8 +10,9 @@ does for a thumbnail with 8 close candidates.
   the resized copies of the thumbnail are made once, and resizes and
   correlates with the Rust kernels (GIL released); ``numpy`` is the same
   search with a fresh thumbnail array per candidate and the numpy resize and
-  correlation maps and fine detail photomatch ran before (``_numpy_resize``,
-  ``_numpy_ncc``, ``_numpy_detail``).
+  correlation maps, fine detail, tile statistics and tone quantiles
+  photomatch ran before (``_numpy_resize``, ``_numpy_ncc``, ``_numpy_detail``,
+  ``_numpy_tiles``).
   Both return the same alignments, up to the numpy maps' f32 rounding (checked).
 - ``align 8 thumbnails x 8 on threads``: the same alignment for eight
   thumbnails, spread over 1 and 2 threads, for both paths: whether the
@@ -43,7 +44,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from photomatch import _core, demo, hashing, overview, review, verify
+from photomatch import demo, hashing, overview, review, verify
 from photomatch.matching import query_image
 
 NAMES = ["coffee", "astronaut", "chelsea", "rocket", "coins", "brick", "camera", "retina"]
@@ -77,6 +78,8 @@ def align_all_numpy(
         m.setattr(verify, "area_resize", _numpy_resize.numpy_area_resize)
         m.setattr(verify, "_ncc", _numpy_ncc.numpy_ncc)
         m.setattr(verify, "_fine_detail", _numpy_detail.numpy_fine_detail)
+        m.setattr(verify, "_worst_tile", _numpy_tiles.numpy_worst_tile)
+        m.setattr(verify, "_tone_quantiles", _numpy_tiles.numpy_tone_quantiles)
         return [verify.align(thumbnail.copy(), c) for c in candidates]
 
 
@@ -136,6 +139,8 @@ def test_align_on_threads(benchmark, scene, impl, threads, monkeypatch):
         monkeypatch.setattr(verify, "area_resize", _numpy_resize.numpy_area_resize)
         monkeypatch.setattr(verify, "_ncc", _numpy_ncc.numpy_ncc)
         monkeypatch.setattr(verify, "_fine_detail", _numpy_detail.numpy_fine_detail)
+        monkeypatch.setattr(verify, "_worst_tile", _numpy_tiles.numpy_worst_tile)
+        monkeypatch.setattr(verify, "_tone_quantiles", _numpy_tiles.numpy_tone_quantiles)
         got = benchmark(align_on_threads, thumbnail, candidates, threads, np.copy)
         assert all(_alike(a, b) for one in got for a, b in zip(one, expected, strict=True))
     else:
@@ -283,9 +288,9 @@ def test_tone_quantiles(benchmark, impl):
     benchmark.group = "tone quantiles"
     benchmark.extra_info["impl"] = impl
     if impl == "photomatch":
-        got = benchmark(_core.quantiles, values, verify._TONE_LEVELS)
+        got = benchmark(verify._tone_quantiles, values)
     else:
-        got = benchmark(np.percentile, values, verify._TONE_PERCENTILES)
+        got = benchmark(_numpy_tiles.numpy_tone_quantiles, values)
     np.testing.assert_array_equal(got, np.percentile(values, verify._TONE_PERCENTILES))
 
 
