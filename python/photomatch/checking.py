@@ -2,8 +2,8 @@
 
 For each thumbnail (in one orientation) the nearest album files are decoded
 again and the thumbnail located in each (``verify.align``); when none fits, a
-second look goes further down the hash ranking, and when that finds none
-either, a coarse look takes the files whose overview the thumbnail fits best
+second look goes further down the hash ranking (decoding only the files whose
+overview the thumbnail fits), and when that finds none either, a coarse look takes the files whose overview the thumbnail fits best
 (``overview``: an off-centre crop can be far in hash from every view of its
 original); when the best fit is not a
 standard framing (a crop, or a shifted frame), the other frames of the
@@ -150,8 +150,9 @@ class Checker:
         """The second look's files whose overview ``grey`` fits at
         ``Policy.second_look_overview`` or better (all of them without a
         ``screen``). Only a plausible find is kept from the second look, and
-        plausible there takes ``second_look_ncc``, which a file whose overview
-        the thumbnail does not fit has never reached (see ``Policy``)."""
+        plausible there takes ``second_look_ncc``, which no file whose
+        overview the thumbnail did not fit reached on the training albums (see
+        ``Policy``)."""
         bar = self.policy.second_look_overview
         if self.screen is None or not further or bar <= -1.0:
             return further  # no screen, or a bar every correlation passes
