@@ -93,7 +93,8 @@ class Policy:
     #: most are strangers that share a gradient with it. On four training
     #: albums, 67% of the second look's files lay below 0.5, and every fit
     #: plausible anywhere had its overview at 0.68 or better (the lowest: a
-    #: fine periodic texture, which the overview's 32 px alias).
+    #: fine periodic texture, which the overview's 32 px alias;
+    #: ``benches/overview_screen.py``).
     second_look_overview: float = 0.5
     #: When neither look in the hash ranking found a file that fits, the
     #: ``coarse_look`` files whose overview the thumbnail fits best
