@@ -3,12 +3,12 @@
 For each thumbnail (in one orientation) the nearest album files are decoded
 again and the thumbnail located in each (``verify.align``); when none fits, a
 second look goes further down the hash ranking (decoding only the files whose
-overview the thumbnail fits), and when that finds none either, a coarse look takes the files whose overview the thumbnail fits best
-(``overview``: an off-centre crop can be far in hash from every view of its
-original); when the best fit is not a
-standard framing (a crop, or a shifted frame), the other frames of the
-candidates' bursts are gathered and checked too, since a crop of one frame
-fits its siblings about as well. Files that are one capture (an edited copy, a
+overview the thumbnail fits), and when that finds none either, a coarse look
+takes the files whose overview the thumbnail fits best (``overview``: an
+off-centre crop can be far in hash from every view of its original); when the
+best fit is not a standard framing (a crop, or a shifted frame), the other
+frames of the candidates' bursts are gathered and checked too, since a crop of
+one frame fits its siblings about as well. Files that are one capture (an edited copy, a
 duplicate) are grouped. Everything measured goes into an ``Evidence`` record
 for ``decision.decide``. This module answers nothing itself; it asks
 ``decision.plausible`` and ``decision.on_frame`` only to know when to look
