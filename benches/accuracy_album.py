@@ -42,14 +42,17 @@ thumbnailers do, and crop boxes are rounded to whole pixels as real tools round
 them (``CROP_ROUNDINGS``). They are saved with 4:2:0 or 4:4:4 chroma, and some
 keep a small camera-like Exif block. About 10% are distractors whose original
 is absent: a withheld burst frame, another region of a source that the album
-has a photo of, or an unrelated photograph.
+has a photo of, or an unrelated photograph. A withheld frame's file is kept
+beside the album, in ``withheld/`` under the same relative path (never inside
+``album/``), so that what sets it apart from the frames left can be measured.
 
 ``truth.json`` maps every thumbnail to its preset, thumbnailer, crop and
 encoding, and to the album files that are right answers: the original and its
 edited copies; never a burst sibling. A thumbnail of a burst frame (a withheld
-one too) has the frame's ``burst_group`` and ``burst_motion``. Each album
-file's ``preview`` is ``""`` (none), ``"current"`` (shows the file's own
-pixels) or the kind of stale preview (``STALE_PREVIEWS``).
+one too) has the frame's ``burst_group`` and ``burst_motion``, a withheld one
+its path as ``withheld_frame``. Each album file's ``preview`` is ``""``
+(none), ``"current"`` (shows the file's own pixels) or the kind of stale
+preview (``STALE_PREVIEWS``).
 """
 
 from __future__ import annotations
@@ -235,6 +238,8 @@ class ThumbTruth:
     #: The burst of the pictured frame (a withheld one's too), else -1; its motion.
     burst_group: int = -1
     burst_motion: str = ""
+    #: A withheld burst frame's album path (the file is kept in ``withheld/``).
+    withheld_frame: str = ""
 
 
 @dataclass(frozen=True)
@@ -1079,6 +1084,7 @@ def generate(
                 **made,
                 burst_group=group,
                 burst_motion=motion,
+                withheld_frame=frame.path if frame and distractor else "",
             )
         )
 
@@ -1105,7 +1111,9 @@ def generate(
             kind, src = "unrelated", Source(_unrelated(held_out, rng))
         add(src, preset, [], kind, frame)
     for rel in withheld:
-        os.remove(os.path.join(album, rel))
+        kept = os.path.join(out, "withheld", rel)
+        os.makedirs(os.path.dirname(kept), exist_ok=True)
+        os.replace(os.path.join(album, rel), kept)
     photos = [p for p in photos if p.path not in withheld]
     data = {
         "generator": GENERATOR_VERSION,
