@@ -11,6 +11,7 @@ from photomatch import verify
 from photomatch.decision import (
     DEFAULT_POLICY,
     Policy,
+    choose_orientation,
     confidences,
     decide,
     features,
@@ -330,3 +331,24 @@ def test_groups_share_the_probability():
     assert sum(shares) <= 1.0 and max(shares) - min(shares) < 1e-9
     assert max(shares) < P.match_confidence
     assert decide(evidence(*same), P).status == AMBIGUOUS
+
+
+def test_of_two_orientations_the_more_confident_answer_is_given():
+    # A picture stored turned: upright it half fits a stranger's crop, turned
+    # it fits its original at a standard framing.
+    stranger = group("/a/s.jpg", fit(ncc=0.91, scale=0.8, detail=0.45), found_by=BY_SECOND_LOOK)
+    upright = decide(evidence(stranger), P)
+    turned = decide(evidence(group("/a/x.jpg", fit()), orientation="rotated 180°"), P)
+    assert upright.status != UNMATCHED and turned.status == MATCHED
+    chosen = choose_orientation([upright, turned])
+    assert (chosen.match, chosen.orientation) == ("/a/x.jpg", "rotated 180°")
+    # Nothing found either way: the answer that found a fit still lists it.
+    nothing = decide(evidence(), P)
+    off_frame = fit(ncc=0.95, offset=3.0, detail=0.7)
+    shifted = decide(
+        evidence(group("/a/y.jpg", off_frame, siblings=2), orientation="rotated 90°"), P
+    )
+    assert nothing.status == shifted.status == UNMATCHED
+    assert choose_orientation([nothing, shifted]).candidates[0].path == "/a/y.jpg"
+    # A tie goes to the upright answer.
+    assert choose_orientation([upright, upright]) is upright

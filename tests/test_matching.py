@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import csv
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
 from photomatch import match_album
+from photomatch.decision import DEFAULT_POLICY
 from photomatch.index import AlbumArrays
 from photomatch.matching import _candidates, name_sets
 from photomatch.results import Reason, read_json
@@ -158,3 +160,21 @@ def test_a_sideways_thumbnail_is_found_through_its_rotation(sample, tmp_path):
     assert result.status == "matched"
     assert result.match.endswith("sky/IMG_1003.jpg")
     assert "rotated" in result.note
+
+
+def test_a_turn_nearer_than_upright_is_checked_even_when_upright_is_close(sample, tmp_path):
+    # A smooth picture stored turned can hash within ``rotate_above`` of a
+    # stranger upright; its turn, nearer still, must be checked all the same.
+    # With ``rotate_above`` at 64 bits every upright best is "close".
+    from photomatch.demo import sample_image
+
+    folder = tmp_path / "sideways"
+    folder.mkdir()
+    turned = sample_image("hubble_deep_field").thumbnail_image(200).rot270()
+    turned.jpegsave(str(folder / "t.jpg"), Q=60)
+    policy = replace(DEFAULT_POLICY, rotate_above=64)
+    run, _ = match_album(sample.album, [str(folder)], index_path=str(tmp_path / "i"), policy=policy)
+    (result,) = run.results
+    assert result.status == "matched"
+    assert result.match.endswith("sky/IMG_1003.jpg")
+    assert result.orientation == "rotated 270°"

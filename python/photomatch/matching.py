@@ -47,7 +47,7 @@ from .errors import DecodeError, UsageError
 from .evidence import Evidence
 from .index import AlbumArrays, scan_album
 from .progress import threaded_map
-from .results import UNMATCHED, Candidate, QueryResult, SetInfo, Skipped
+from .results import MATCHED, Candidate, QueryResult, SetInfo, Skipped
 
 #: Threads of the pixel check per core when ``jobs`` is not given. A check
 #: thread spends part of its time in Python, holding the GIL, between decodes
@@ -187,8 +187,9 @@ def gather_evidence(
     loader: Callable[[str], np.ndarray] = verify.load_candidate,
 ) -> list[list[Evidence]]:
     """Search and check every thumbnail: per thumbnail, its evidence upright
-    and, when upright finds nothing (decided without the run's exposure
-    offset, which is not known yet) and a turn came closer in hash, turned."""
+    and, when upright finds no match (decided without the run's exposure
+    offset, which is not known yet) and a turn came closer in hash, turned
+    (``decision.choose_orientation`` then takes the more confident answer)."""
     files: dict[str, int] = {}
     searched, wide = _search(album, queries, policy, files)
     rows = album.hashes.shape[0]
@@ -239,7 +240,7 @@ def gather_evidence(
             grey = turns[orientation](q.grey)
             row = q.row if orientation == ORIENTATIONS[0][0] else _row(grey)
             out.append(checker.evidence(q.set, q.path, grey, row, orientation, cands))
-            if decide(out[-1], policy).status != UNMATCHED:
+            if decide(out[-1], policy).status == MATCHED:
                 break
         return out
 
@@ -267,7 +268,8 @@ def _search(
 ) -> tuple[list[list[tuple[str, list[Candidate]]]], dict[bytes, tuple[np.ndarray, np.ndarray]]]:
     """Per query, the orientations to check, in order, each with its candidate
     files (nearest first): upright, then the turn or mirror that came closest
-    when upright found nothing close; and, by upright hash row, its
+    when it came closer than upright (``Policy.turn_search_above``,
+    ``Policy.rotate_above``); and, by upright hash row, its
     ``second_look_rows`` nearest view rows and their distances (for the second
     look). The kernel orders rows by distance, then row, so the candidates'
     ``rows_per_query`` rows are the first of those: one search gives both."""
@@ -284,15 +286,17 @@ def _search(
         for q, ids, dists in zip(queries, indices, distances, strict=True)
     }
     out = [[(ORIENTATIONS[0][0], c)] for c in found]
-    far = [i for i, c in enumerate(found) if not c or c[0].distance > policy.rotate_above]
+    upright = [c[0].distance if c else math.inf for c in found]
+    far = [i for i, d in enumerate(upright) if d > policy.turn_search_above]
     best: dict[int, tuple[str, list[Candidate]]] = {}
     for name, turn in ORIENTATIONS[1:]:
         if not far:
             break
         turned = np.concatenate([_row(turn(queries[i].grey)) for i in far])
         for i, cands in zip(far, _candidates(album, turned, k, files), strict=True):
-            if cands and cands[0].distance <= policy.rotate_above:
-                if i not in best or cands[0].distance < best[i][1][0].distance:
+            nearest = cands[0].distance if cands else math.inf
+            if nearest <= policy.rotate_above and nearest < upright[i]:
+                if i not in best or nearest < best[i][1][0].distance:
                     best[i] = (name, cands)
     for i, option in best.items():
         out[i].append(option)
