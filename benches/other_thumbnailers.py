@@ -1,6 +1,6 @@
 """Match thumbnails made by thumbnailers outside the accuracy benchmark's families.
 
-    python benches/other_thumbnailers.py ROOT --out DIR [--count 210] [--seed 7]
+    python benches/other_thumbnailers.py ROOT --out DIR [--count 270] [--seed 7]
 
 ``ROOT`` is an album made by ``accuracy.py run`` (its ``truth.json``, album and
 ``index.sqlite``). The accuracy benchmark's thumbnailers (``accuracy_album.py``)
@@ -11,7 +11,8 @@ every family below, matches them against the album with the default policy
 and prints, per family, how many were matched right, matched wrong,
 ``ambiguous`` (the original first, listed, or absent) and ``unmatched``.
 
-Families (none is among ``accuracy_album.THUMBNAILERS``):
+Families (none is among ``accuracy_album.THUMBNAILERS``; the benchmark's
+thumbnails are all upright):
 
 - ``square75``: a centred 75 x 75 square, PIL LANCZOS, JPEG q75 (a photo
   site's smallest grid square);
@@ -22,7 +23,11 @@ Families (none is among ``accuracy_album.THUMBNAILERS``):
   sharpens after it shrinks);
 - ``vivid``: 200 px, saturation x1.2 and a tone curve (gamma 0.85), JPEG q60;
 - ``tiny96``: within 96 px, PIL BILINEAR, JPEG q60;
-- ``avif``: libvips ``thumbnail`` 320 px, AVIF quality 45.
+- ``avif``: libvips ``thumbnail`` 320 px, AVIF quality 45;
+- ``no_autorot``: libvips ``thumbnail`` 256 px that ignores the EXIF
+  orientation (sideways where the file is stored sideways), JPEG q75;
+- ``turned``: libvips ``thumbnail`` 240 px turned by 90, 180 or 270 degrees
+  in turn (a picture stored turned), JPEG q75.
 
 A right answer is the file itself, or for a photo any file of its scene
 (an edited copy); a burst sibling never is. The thumbnails are written to
@@ -55,7 +60,10 @@ FAMILIES = (
     "vivid",
     "tiny96",
     "avif",
+    "no_autorot",
+    "turned",
 )
+TURNS = ("d90", "d180", "d270")
 OUTCOMES = (
     "matched right",
     "matched wrong",
@@ -105,13 +113,18 @@ def _encode(image: Image.Image, fmt: str, quality: int) -> bytes:
     return buf.getvalue()
 
 
-def make_thumbnail(path: str, family: str) -> tuple[bytes, str]:
-    """One thumbnail of the album file at ``path`` by ``family``: its bytes and extension."""
+def make_thumbnail(path: str, family: str, turn: str = "d90") -> tuple[bytes, str]:
+    """One thumbnail of the album file at ``path`` by ``family`` (``turned``
+    by ``turn``, one of ``TURNS``): its bytes and extension."""
     if family == "linear_webp":
         return pyvips.Image.thumbnail(path, 240, linear=True).webpsave_buffer(Q=55), ".webp"
     if family == "avif":
         thumb = pyvips.Image.thumbnail(path, 320)
         return thumb.heifsave_buffer(compression="av1", Q=45), ".avif"
+    if family == "no_autorot":
+        return pyvips.Image.thumbnail(path, 256, no_rotate=True).jpegsave_buffer(Q=75), ".jpg"
+    if family == "turned":
+        return pyvips.Image.thumbnail(path, 240).rot(turn).jpegsave_buffer(Q=75), ".jpg"
     image = _upright_rgb(path)
     if family == "square75":
         return _encode(_centre_square(image, 75, Image.Resampling.LANCZOS), "JPEG", 75), ".jpg"
@@ -148,7 +161,8 @@ def make(root: str, out: str, count: int, seed: int) -> list[dict]:
     made = []
     for i, f in enumerate(picked):
         family = FAMILIES[i % len(FAMILIES)]
-        data, ext = make_thumbnail(os.path.join(album, f["path"]), family)
+        turn = TURNS[i // len(FAMILIES) % len(TURNS)]
+        data, ext = make_thumbnail(os.path.join(album, f["path"]), family, turn)
         name = f"t{i:04d}_{family}{ext}"
         with open(os.path.join(folder, name), "wb") as fh:
             fh.write(data)
@@ -177,7 +191,7 @@ def main() -> None:
     )
     ap.add_argument("root", help="an album made by accuracy.py run")
     ap.add_argument("--out", required=True, help="folder for the thumbnails and results")
-    ap.add_argument("--count", type=int, default=210)
+    ap.add_argument("--count", type=int, default=270)
     ap.add_argument("--seed", type=int, default=7)
     args = ap.parse_args()
     if os.path.exists(os.path.join(args.out, "thumbs")):
