@@ -117,7 +117,7 @@ def overview_screen(album: dict[str, np.ndarray]):
     return screen
 
 
-def test_the_second_look_decodes_only_files_whose_overview_the_thumbnail_fits(album):
+def test_only_files_whose_overview_the_thumbnail_fits_are_decoded(album):
     grey = crop_of("coffee", (40, 30, 500, 340))
     nearest = [Candidate(name, 20 + i, "full") for i, name in enumerate(STRANGERS)]
     deeper = [Candidate(n, 30 + i, "full") for i, n in enumerate([*STRANGERS, "chelsea", "coffee"])]
@@ -128,21 +128,25 @@ def test_the_second_look_decodes_only_files_whose_overview_the_thumbnail_fits(al
         return album[name]
 
     screen = overview_screen(album)
-    check = Checker(loader, Policy(), None, {}, lambda row, k: deeper, screen=screen)  # type: ignore[arg-type]
-    ev = gather(check, grey, nearest)
-    found = decide(ev, Policy())
-    assert found.status == MATCHED and found.match == "coffee"
-    # The strangers were decoded for the first pass; of the second look's
-    # files, only those whose overview the crop fits (coffee) are.
-    assert sorted(decoded) == sorted([*STRANGERS, "coffee"])
     scores = dict(zip(album, screen(grey, list(album)), strict=True))
     assert scores["coffee"] >= Policy().second_look_overview > scores["chelsea"]
-    # With no bar, every file of the second look is checked, to the same answer.
-    decoded.clear()
-    everything = Policy(second_look_overview=-1.0)
-    check = Checker(loader, everything, None, {}, lambda row, k: deeper, screen=screen)  # type: ignore[arg-type]
-    assert decide(gather(check, grey, nearest), everything).match == "coffee"
-    assert "chelsea" in decoded
+    assert all(scores[name] < Policy().search_overview for name in STRANGERS)
+
+    def decoded_for(policy: Policy) -> list[str]:
+        decoded.clear()
+        check = Checker(loader, policy, None, {}, lambda row, k: deeper, screen=screen)  # type: ignore[arg-type]
+        found = decide(gather(check, grey, nearest), policy)
+        assert found.status == MATCHED and found.match == "coffee"
+        return sorted(decoded)
+
+    # Neither the first look's strangers nor the second look's chelsea is
+    # decoded: the crop does not fit their overviews.
+    assert decoded_for(Policy()) == ["coffee"]
+    # Without the first look's screen, its strangers are decoded (and fail).
+    first_all = Policy(search_overview=-1.0)
+    assert decoded_for(first_all) == sorted([*STRANGERS, "coffee"])
+    # With no bar on either look, every file is checked, to the same answer.
+    assert "chelsea" in decoded_for(Policy(search_overview=-1.0, second_look_overview=-1.0))
 
 
 def test_a_pair_of_album_files_is_compared_once_per_run(album, monkeypatch):

@@ -1,9 +1,9 @@
 """The pixel check of a run: from hash candidates to ``Evidence``.
 
-For each thumbnail (in one orientation) the nearest album files are decoded
-again and the thumbnail located in each (``verify.align``); when none fits, a
-second look goes further down the hash ranking (decoding only the files whose
-overview the thumbnail fits), and when that finds none either, a coarse look
+For each thumbnail (in one orientation) the nearest album files whose
+overview the thumbnail fits are decoded again and the thumbnail located in
+each (``verify.align``); when none fits, a second look goes further down the
+hash ranking (screened the same way), and when that finds none either, a coarse look
 takes the files whose overview the thumbnail fits best (``overview``: an
 off-centre crop can be far in hash from every view of its original); when the
 best fit is not a standard framing (a crop, or a shifted frame), the other
@@ -74,8 +74,8 @@ class Checker:
         #: its hash distance from ``row`` (for the coarse look).
         self.coarse = coarse
         #: ``screen(grey, paths)``: how well the thumbnail ``grey`` fits each
-        #: file's overview (+inf for a file without one), to spare the second
-        #: look the decodes of files that cannot fit.
+        #: file's overview (+inf for a file without one), to spare the check
+        #: the decodes of files that cannot fit.
         self.screen = screen
         self._lock = threading.Lock()
         self._decoded: OrderedDict[str, np.ndarray | None] = OrderedDict()
@@ -108,7 +108,8 @@ class Checker:
             for i, c in enumerate(cands[: p.fine_candidates])
             if i < p.fine_always or c.distance <= cands[0].distance + p.fine_window
         ]
-        fits = self._check(q, [(c, i, BY_SEARCH) for i, c in near])
+        worth = self._worth_a_look(grey, near, p.search_overview)
+        fits = self._check(q, [(c, i, BY_SEARCH) for i, c in worth])
         groups = self._group(fits)
         if not any(plausible(g, p) for g in groups) and orientation == "upright" and self.search:
             seen = {c.path for _, c in near}
@@ -117,7 +118,7 @@ class Checker:
                 for i, c in enumerate(self.search(row, p.second_look_rows))
                 if c.distance <= p.second_look_bits and c.path not in seen
             ][: p.second_look]
-            worth = self._worth_a_look(grey, further)
+            worth = self._worth_a_look(grey, further, p.second_look_overview)
             found = self._check(q, [(c, i, BY_SECOND_LOOK) for i, c in worth])
             kept = [f for f in found if plausible(Group((f,)), p)]
             if kept:
@@ -145,19 +146,16 @@ class Checker:
         return Evidence(set_name, query, orientation, ranked, self._contrasted(q, groups))
 
     def _worth_a_look(
-        self, grey: np.ndarray, further: list[tuple[int, Candidate]]
+        self, grey: np.ndarray, files: list[tuple[int, Candidate]], bar: float
     ) -> list[tuple[int, Candidate]]:
-        """The second look's files whose overview ``grey`` fits at
-        ``Policy.second_look_overview`` or better (all of them without a
-        ``screen``). Only a plausible find is kept from the second look, and
-        plausible there takes ``second_look_ncc``, which no file whose
-        overview the thumbnail did not fit reached on the training albums (see
-        ``Policy``)."""
-        bar = self.policy.second_look_overview
-        if self.screen is None or not further or bar <= -1.0:
-            return further  # no screen, or a bar every correlation passes
-        scores = self.screen(grey, [c.path for _, c in further])
-        return [f for f, s in zip(further, scores, strict=True) if s >= bar]
+        """The ``files`` whose overview ``grey`` fits at ``bar`` or better (all
+        of them without a ``screen``): the others are not decoded. A file that
+        is a right answer fits its overview far above the bars (``Policy``),
+        and the strangers that the hash search proposes mostly far below."""
+        if self.screen is None or not files or bar <= -1.0:
+            return files  # no screen, or a bar every correlation passes
+        scores = self.screen(grey, [c.path for _, c in files])
+        return [f for f, s in zip(files, scores, strict=True) if s >= bar]
 
     def _contrasted(self, q: verify.Thumbnail, groups: list[Group]) -> tuple[Group, ...]:
         """``groups`` with ``Group.contrast`` measured among the best few plausible
