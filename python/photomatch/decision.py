@@ -106,10 +106,11 @@ class Policy:
     second_look_overview: float = 0.5
     #: The same screen on the nearest files the search proposes (the first
     #: look): on training albums 244-246, 39% of them lay below 0.5 (strangers
-    #: that share a layout with the thumbnail), every fit plausible anywhere
-    #: at 0.73 or better, and screening them left a quarter of the check's
-    #: decodes undone with every verdict the same
-    #: (``benches/overview_screen.py``). -1 checks them all.
+    #: that share a layout with the thumbnail) and every fit plausible
+    #: anywhere at 0.73 or better (``benches/overview_screen.py``); screening
+    #: them spared 22-24% of the check's decodes, with the same verdicts on six
+    #: training albums (``benches/same_answers.py --verdicts``). -1 checks
+    #: them all.
     search_overview: float = 0.5
     #: When neither look in the hash ranking found a file that fits, the
     #: ``coarse_look`` files whose overview the thumbnail fits best
