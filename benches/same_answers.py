@@ -28,12 +28,14 @@ def answer(r: QueryResult) -> tuple[object, ...]:
     return (r.status, r.match, tuple(c.path for c in r.candidates), r.confidence, r.variants)
 
 
+#: The lowest correlation at which a candidate can be an answer at all.
+NCC_MIN = Policy().ncc_min
+
+
 def verdict(r: QueryResult) -> tuple[object, ...]:
     """``answer`` with only the candidates that could be answers, and no
     confidence for an unmatched thumbnail."""
-    fitting = tuple(
-        c.path for c in r.candidates if c.score is not None and c.score >= Policy().ncc_min
-    )
+    fitting = tuple(c.path for c in r.candidates if c.score is not None and c.score >= NCC_MIN)
     confidence = None if r.status == "unmatched" else r.confidence
     return (r.status, r.match, fitting, confidence, r.variants, r.reason)
 
@@ -45,7 +47,8 @@ def main() -> int:
     ap.add_argument(
         "--verdicts",
         action="store_true",
-        help="leave out the candidates and confidence of unmatched answers",
+        help="compare only the candidates that fit at Policy.ncc_min or better, "
+        "and no confidence of an unmatched answer",
     )
     args = ap.parse_args()
     compared = verdict if args.verdicts else answer
