@@ -34,9 +34,10 @@ reliability table on the training albums. ``--without FEATURE`` holds a
 feature's weight at 0, to measure what it adds.
 
 ``crossval`` leaves each album out in turn: ``fit`` on the others (weights
-and threshold), then the left-out album is scored. Across the albums it says
-how the whole procedure holds on an album it has not seen, without spending a
-test album, and it is how ``--ridge`` is chosen.
+and threshold; ``--without`` as for ``fit``), then the left-out album is
+scored. Across the albums it says how the whole procedure holds on an album it
+has not seen, without spending a test album, and it is how ``--ridge`` is
+chosen (and whether a feature earns its place: with and ``--without`` it).
 
 ``evaluate`` replays the decisions (``matching.decide_all``) and reports per
 album and overall: top-1 over thumbnails with an original, precision and recall
@@ -188,7 +189,7 @@ def design(thumbs: list[Thumb], policy: decision.Policy) -> list[tuple[np.ndarra
     for t in thumbs:
         for ev in t.evidence:
             groups = [g for g in ev.groups if decision.plausible(g, policy)]
-            x = np.array([decision.features(g, policy, offset) for g in groups])
+            x = np.array(decision.feature_rows(groups, policy, offset))
             y = np.array([right(g, t.expected) for g in groups], dtype=bool)
             sets.append((x.reshape(len(groups), len(decision.FEATURES)), y))
     return sets
@@ -378,7 +379,8 @@ def crossval(albums: dict[str, list[Thumb]], args: argparse.Namespace) -> None:
     ms = []
     for root in albums:
         rest = {r: ts for r, ts in albums.items() if r != root}
-        policy, _, _ = fit_policy(rest, args.ridge)
+        left_out = [decision.FEATURES.index(name) for name in args.without]
+        policy, _, _ = fit_policy(rest, args.ridge, left_out)
         chosen = choose_threshold(rest, policy, args.precision, args.expected_error)
         if chosen is None:
             print(f"{root}: no threshold reaches the precision asked for on the others")
@@ -415,17 +417,17 @@ def main() -> None:
     f = sub.add_parser("fit")
     f.add_argument("roots", nargs="+")
     f.add_argument("--out", help="write the fitted weights and thresholds here (JSON)")
-    f.add_argument(
-        "--without",
-        action="append",
-        default=[],
-        choices=decision.FEATURES[1:],
-        metavar="FEATURE",
-        help="hold this feature's weight at 0 (to measure what it adds); repeatable",
-    )
     cv = sub.add_parser("crossval")
     cv.add_argument("roots", nargs="+")
     for p in (f, cv):
+        p.add_argument(
+            "--without",
+            action="append",
+            default=[],
+            choices=decision.FEATURES[1:],
+            metavar="FEATURE",
+            help="hold this feature's weight at 0 (to measure what it adds); repeatable",
+        )
         p.add_argument("--precision", type=float, default=1.0, help="of matched on training albums")
         p.add_argument("--expected-error", type=float, default=0.002)
         p.add_argument("--ridge", type=float, default=0.01)

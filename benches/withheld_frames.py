@@ -78,7 +78,7 @@ def fit_row(group: Group | None, share: float | None) -> str:
 
 def shares(groups: list[Group], p: decision.Policy, offset: float | None) -> dict[int, float]:
     live = [g for g in groups if decision.plausible(g, p)]
-    values = decision.confidences([decision.features(g, p, offset) for g in live], p)
+    values = decision.confidences(decision.feature_rows(live, p, offset), p)
     return {id(g): v for g, v in zip(live, values, strict=True)}
 
 

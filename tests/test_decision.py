@@ -12,10 +12,12 @@ from photomatch.decision import (
     DEFAULT_POLICY,
     Policy,
     choose_orientation,
+    closest_rival,
     confidences,
     decide,
     features,
     one_to_one,
+    window_spread,
 )
 from photomatch.evidence import BY_BURST, BY_SEARCH, BY_SECOND_LOOK, Evidence, Fit, Group
 from photomatch.results import AMBIGUOUS, MATCHED, UNMATCHED, Candidate, QueryResult, Reason
@@ -266,12 +268,55 @@ def test_frames_that_fit_alike_are_told_apart_by_where_they_differ():
         return evidence(a, b)
 
     told = decide(frames(0.5, 4.0, (0.01, 1.0)), P)
-    assert (told.status, told.match) == (MATCHED, "/a/f1.jpg")
+    assert told.candidates[0].path == "/a/f1.jpg"
+    assert told.confidence is not None and told.confidence >= 0.9
     # The same lean where the frames barely differ is chance: not an answer
     # (the thumbnail's own noise outweighs their difference: neither explains it).
     alike = decide(frames(0.5, 0.05, (3.0, 3.0)), P)
     assert alike.status == AMBIGUOUS and alike.reason == Reason.FRAMES_ALIKE.value
     assert {c.path for c in alike.candidates} == {"/a/f1.jpg", "/a/f2.jpg"}
+    assert alike.confidence is not None and alike.confidence < told.confidence - 0.3
+
+
+def test_a_frame_of_a_still_burst_is_less_sure_than_one_of_a_moving_burst():
+    # The thumbnail fits the first of two frames best and follows it where
+    # they differ. When the other frame's window lies at the same spot (a
+    # tripod), a frame missing from the album would fit both as well, so the
+    # answer is less sure than when the other frame lies a few pixels away (a
+    # moving burst, where a missing frame shows as a shift).
+    def burst(spread: float) -> Evidence:
+        a = replace(
+            group("/a/f1.jpg", fit(ncc=0.995), siblings=1),
+            contrast=0.5,
+            separation=2.0,
+            unexplained=0.05,
+        )
+        other = replace(fit(ncc=0.99, offset=0.3), x=spread)
+        b = replace(
+            group("/a/f2.jpg", other, siblings=1),
+            contrast=-0.5,
+            separation=2.0,
+            unexplained=0.8,
+        )
+        return evidence(a, b)
+
+    still, moving = decide(burst(0.0), P), decide(burst(3.0), P)
+    assert still.candidates[0].path == moving.candidates[0].path == "/a/f1.jpg"
+    assert still.confidence is not None and moving.confidence is not None
+    assert still.confidence < moving.confidence
+
+
+def test_the_spread_of_two_windows_counts_their_move_and_their_scale():
+    a = replace(fit(), x=10.0, y=5.0, scale=0.9)
+    assert window_spread(a, a) == 0.0
+    assert window_spread(a, replace(a, x=12.0, y=4.0)) == pytest.approx(2.0)
+    moved = replace(a, scale=0.95)
+    assert window_spread(a, moved) == pytest.approx(0.05 * verify.COMPARE_SIZE / 2)
+    first = group("/a/f1.jpg", fit(ncc=0.99))
+    others = [first, group("/a/f2.jpg", fit(ncc=0.95)), group("/a/f3.jpg", fit(ncc=0.97))]
+    rival = closest_rival(first, others)
+    assert rival is not None and rival.primary.path == "/a/f3.jpg"
+    assert closest_rival(first, [first]) is None
 
 
 def test_a_frame_the_thumbnail_leans_to_but_does_not_show_is_less_sure():
