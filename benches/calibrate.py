@@ -377,9 +377,9 @@ def crossval(albums: dict[str, list[Thumb]], args: argparse.Namespace) -> None:
     part of that fit has seen (an estimate of how the procedure holds on a
     new album, and a way to choose ``--ridge`` on training albums alone)."""
     ms = []
+    left_out = [decision.FEATURES.index(name) for name in args.without]
     for root in albums:
         rest = {r: ts for r, ts in albums.items() if r != root}
-        left_out = [decision.FEATURES.index(name) for name in args.without]
         policy, _, _ = fit_policy(rest, args.ridge, left_out)
         chosen = choose_threshold(rest, policy, args.precision, args.expected_error)
         if chosen is None:
