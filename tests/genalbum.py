@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -115,6 +116,14 @@ def committed(index: str) -> int:
         return 0
 
 
+def interruptible() -> None:
+    """``Popen(preexec_fn=...)`` for a child the tests stop with SIGINT (Ctrl-C):
+    a shell starts background jobs with SIGINT ignored, children inherit that,
+    and Python then never raises KeyboardInterrupt, so tests run in the
+    background would wait on a child that cannot be interrupted."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start_after_first_batch(
     index: str, batch: int, pause: float, log: str, *args: str
 ) -> subprocess.Popen:
@@ -126,6 +135,7 @@ def start_after_first_batch(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=interruptible,
     )
     deadline = time.monotonic() + 120
     while committed(index) < batch and proc.poll() is None and time.monotonic() < deadline:

@@ -21,6 +21,7 @@ from photomatch.results import read_decisions
 from photomatch.review_server import MAX_BODY, MAX_CONNECTIONS, ReviewServer
 
 from albumcheck import fingerprint
+from genalbum import interruptible
 
 SECRET = b"the contents of a file outside DIR"
 
@@ -290,6 +291,7 @@ def test_review_command_serves_until_interrupted(sample, tmp_path):
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        preexec_fn=interruptible,
     )
     try:
         line = proc.stdout.readline()
