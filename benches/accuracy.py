@@ -177,18 +177,29 @@ def _groups(truth: dict, t: dict, previews: dict | None) -> list[str]:
         if t["distractor"] == "withheld_burst_frame":
             groups.append(BURST_GROUPS[1])
         return groups
-    original = _original(truth, t)
-    pan_crop = False
-    if original is not None and original["kind"] == "burst":
-        motion = _burst_motion(original)
+    motion = _shown_motion(truth, t)
+    if motion != "lone":
         groups.append(f"burst: {motion}")
-        pan_crop = motion == "pan" and _is_crop(t)
         if _is_offcentre_crop(t):
             groups.append(BURST_GROUPS[0])
-    groups.append(PAN_CROPS if pan_crop else TARGETS)
+    groups.append(PAN_CROPS if _pan_crop(t, motion) else TARGETS)
     if previews is not None:
         groups.append(_preview_group(t["expected"], previews))
     return groups
+
+
+def _shown_motion(truth: dict, t: dict) -> str:
+    """How the burst of the photo a thumbnail (with an original) shows moved,
+    or ``lone`` when that photo is no burst frame."""
+    original = _original(truth, t)
+    if original is None or original["kind"] != "burst":
+        return "lone"
+    return _burst_motion(original)
+
+
+def _pan_crop(t: dict, motion: str) -> bool:
+    """A crop of a pan-only burst's frame (``PAN_CROPS``), reported apart."""
+    return motion == "pan" and _is_crop(t)
 
 
 def _named(r: dict | None) -> str | None:
@@ -272,8 +283,10 @@ def score(root: str, results_dir: str) -> dict:
     rows (``table``), the wrong or missing answers (``failures``), the checks
     (``checks``), the reliability of ``confidence`` (``reliability``, None
     without it), per ``reason`` code the answers by status and how many named a
-    right answer (``reasons``), and what album and results they came from
-    (``meta``)."""
+    right answer (``reasons``), the targets not matched right counted by their
+    answer's status and whether it lists the original, and by how the burst of
+    the photo shown moved (``target_misses``), and what album and results they
+    came from (``meta``)."""
     with open(os.path.join(root, "truth.json")) as fh:
         truth = json.load(fh)
     # Albums from generator 1 say nothing about previews: no preview rows then.
@@ -295,6 +308,10 @@ def score(root: str, results_dir: str) -> dict:
     burst_variants = []
     confidences = []
     reasons = defaultdict(lambda: defaultdict(int))
+    misses: dict[str, dict[str, int]] = {
+        "by_answer": defaultdict(int),
+        "by_photo": defaultdict(int),
+    }
     for t in truth["thumbnails"]:
         r = by_query.get(t["path"])
         status = r["status"] if r else "missing"
@@ -328,6 +345,12 @@ def score(root: str, results_dir: str) -> dict:
             if r.get("reason"):
                 reasons[r["reason"]][status] += 1
                 reasons[r["reason"]]["named_right"] += right
+        if not t["distractor"] and not (status == "matched" and match in expected):
+            motion = _shown_motion(truth, t)
+            if not _pan_crop(t, motion):
+                listed = "original listed" if expected & set(candidates) else "original not listed"
+                misses["by_answer"][f"{status}, {listed}"] += 1
+                misses["by_photo"]["lone photo" if motion == "lone" else f"{motion} frame"] += 1
         wrong = (status == "matched" and (t["distractor"] or match not in expected)) or (
             not t["distractor"] and (not candidates or candidates[0] not in expected)
         )
@@ -369,6 +392,7 @@ def score(root: str, results_dir: str) -> dict:
         },
         "reliability": _reliability(confidences),
         "reasons": {k: dict(v) for k, v in sorted(reasons.items())},
+        "target_misses": {k: dict(sorted(v.items())) for k, v in misses.items()},
     }
 
 
@@ -612,7 +636,16 @@ def format_summary(scores: list[dict]) -> str:
             )
     refused = sum(s["checks"]["no_clear_match_refused"]["count"] for s in scores)
     variants = sum(s["checks"]["burst_frame_as_variant"]["count"] for s in scores)
-    lines += ["", f"no clear match refused: {refused}; burst frame as variant: {variants}", ""]
+    lines += ["", f"no clear match refused: {refused}; burst frame as variant: {variants}"]
+    for part, title in (("by_answer", "answer"), ("by_photo", "photo shown")):
+        counts: dict = defaultdict(int)
+        for s in scores:
+            for k, v in s.get("target_misses", {}).get(part, {}).items():
+                counts[k] += v
+        if counts:
+            kinds = "; ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+            lines.append(f"targets not matched right, by {title}: {kinds}")
+    lines.append("")
     lines += ["| confidence | answers | right | mean confidence |", "|---|---|---|---|"]
     bins: dict = {}
     for s in scores:
