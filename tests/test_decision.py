@@ -10,6 +10,7 @@ import pytest
 from photomatch import verify
 from photomatch.decision import (
     DEFAULT_POLICY,
+    FEATURES,
     Policy,
     choose_orientation,
     closest_rival,
@@ -304,6 +305,24 @@ def test_a_frame_of_a_still_burst_is_less_sure_than_one_of_a_moving_burst():
     assert still.candidates[0].path == moving.candidates[0].path == "/a/f1.jpg"
     assert still.confidence is not None and moving.confidence is not None
     assert still.confidence < moving.confidence
+
+
+def test_an_exposure_difference_with_a_bent_tone_curve_counts_less_than_a_pure_gain():
+    # A crop exposed 3 grey levels off its window: by a pure gain (another
+    # frame of a burst, or a crop of one) it is doubted; with a tone curve
+    # bent as well (a colour or gamma edit of the photo itself) less so.
+    def crop(shape: float) -> Evidence:
+        return evidence(group("/a/x.jpg", fit(ncc=0.97, scale=0.85, exposure=3.0, shape=shape)))
+
+    gain, edit = decide(crop(0.5), P, 0.0), decide(crop(3.5), P, 0.0)
+    assert gain.confidence is not None and edit.confidence is not None
+    assert gain.confidence < edit.confidence
+    flat = decide(crop(0.5), P, None)  # no run offset: exposure is not weighed
+    assert flat.confidence is not None and flat.confidence > gain.confidence
+    row = features(crop(3.5).groups[0], P, 0.0)
+    assert row[FEATURES.index("exposure_shape")] == pytest.approx(
+        row[FEATURES.index("exposure")] * 3.5 / P.exposure_shape_max
+    )
 
 
 def test_the_spread_of_two_windows_counts_their_move_and_their_scale():
