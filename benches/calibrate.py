@@ -91,6 +91,10 @@ class Thumb:
     #: For a withheld burst frame: how its burst moved and whether one frame
     #: or several are left in the album (``withheld_kind``; set by ``load``).
     withheld: str = ""
+    #: For a thumbnail with an original: the photo it shows, ``lone photo`` or
+    #: how its burst moved (``pan frame`` ...), as ``accuracy.py summary``
+    #: counts the targets it misses (set by ``load``).
+    shown: str = ""
 
 
 @dataclasses.dataclass
@@ -166,6 +170,9 @@ def load(root: str) -> list[Thumb]:
         )
         if entry is not None and t.distractor == "withheld_burst_frame":
             t.withheld = withheld_kind(entry, frames[entry["burst_group"]])
+        if entry is not None and not t.distractor:
+            motion = accuracy._shown_motion(truth, entry)
+            t.shown = "lone photo" if motion == "lone" else f"{motion} frame"
     return thumbs
 
 
@@ -283,6 +290,9 @@ def metrics(thumbs: list[Thumb], results: list) -> dict:
         "withheld": [
             (t.withheld, results[i].status == "matched") for i, t in enumerate(thumbs) if t.withheld
         ],
+        "targets_shown": [
+            (thumbs[i].shown, i in named and named_right(i)) for i in targets if thumbs[i].shown
+        ],
         "bins": bins,
     }
 
@@ -309,6 +319,15 @@ def report(name: str, m: dict) -> str:
         lines.append(
             "    withheld burst frames matched: "
             + "; ".join(f"{k} {c[1]} of {c[0]}" for k, c in sorted(kinds.items()))
+        )
+    shown: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for kind, was_right in m.get("targets_shown", []):
+        shown[kind][0] += 1
+        shown[kind][1] += was_right
+    if shown:
+        lines.append(
+            "    targets matched right, by the photo shown: "
+            + "; ".join(f"{k} {c[1]} of {c[0]}" for k, c in sorted(shown.items()))
         )
     for w in m["wrong"]:
         lines.append(f"    wrong: {w}")
