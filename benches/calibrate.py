@@ -38,6 +38,9 @@ and threshold; ``--without`` as for ``fit``), then the left-out album is
 scored. Across the albums it says how the whole procedure holds on an album it
 has not seen, without spending a test album, and it is how ``--ridge`` is
 chosen (and whether a feature earns its place: with and ``--without`` it).
+``--sweep 0.9,0.95,...`` also replays each album left out at those thresholds
+(with the weights fitted without it) and tabulates what the threshold trades:
+recall against wrong matches, and on how many albums the per-album targets hold.
 
 ``evaluate`` replays the decisions (``matching.decide_all``) and reports per
 album and overall: top-1 over thumbnails with an original, precision and recall
@@ -394,12 +397,18 @@ def crossval(albums: dict[str, list[Thumb]], args: argparse.Namespace) -> None:
     """Leave one album out: fit the weights and choose the threshold on the
     others exactly as ``fit`` does, and report the album left out, which no
     part of that fit has seen (an estimate of how the procedure holds on a
-    new album, and a way to choose ``--ridge`` on training albums alone)."""
+    new album, and a way to choose ``--ridge`` on training albums alone).
+    With ``--sweep``, the album left out is also replayed at each of those
+    thresholds with the weights fitted without it (``sweep_table``)."""
     ms = []
+    swept: dict[float, list[dict]] = defaultdict(list)
     left_out = [decision.FEATURES.index(name) for name in args.without]
     for root in albums:
         rest = {r: ts for r, ts in albums.items() if r != root}
         policy, _, _ = fit_policy(rest, args.ridge, left_out)
+        for t in args.sweep:
+            trial = dataclasses.replace(policy, match_confidence=t)
+            swept[t].append(metrics(albums[root], replay(albums[root], trial)))
         chosen = choose_threshold(rest, policy, args.precision, args.expected_error)
         if chosen is None:
             print(f"{root}: no threshold reaches the precision asked for on the others")
@@ -409,6 +418,32 @@ def crossval(albums: dict[str, list[Thumb]], args: argparse.Namespace) -> None:
         print(f"[match_confidence {chosen.match_confidence} fitted without it] " + report(root, m))
     if ms:
         print(report(f"left-out albums (ridge {args.ridge})", merged(ms)))
+    if swept:
+        print(sweep_table(swept))
+
+
+def sweep_table(swept: dict[float, list[dict]]) -> str:
+    """What ``match_confidence`` trades on albums left out: per threshold,
+    recall over the targets, the wrong matches and distractors matched, and on
+    how many albums the benchmark's per-album targets hold (no wrong match,
+    targets recall >= 95%)."""
+    lines = [
+        "| match_confidence | targets recall | precision | wrong | distractors matched "
+        "| albums with no wrong match | albums with targets recall >= 95% | albums with both |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for t, ms in sorted(swept.items()):
+        m = merged(ms)
+        clean = [x["matched_wrong"] == 0 for x in ms]
+        high = [x["targets_right"] >= 0.95 * x["targets"] for x in ms]
+        both = sum(c and h for c, h in zip(clean, high, strict=True))
+        lines.append(
+            f"| {t} | {m['targets_right'] / max(m['targets'], 1):.1%} "
+            f"| {m['matched_right'] / max(m['matched'], 1):.2%} | {m['matched_wrong']} "
+            f"| {m['distractors_matched']} | {sum(clean)} of {len(ms)} "
+            f"| {sum(high)} of {len(ms)} | {both} of {len(ms)} |"
+        )
+    return "\n".join(lines)
 
 
 def policy_from(pairs: list[str], weights: str | None) -> decision.Policy:
@@ -438,6 +473,13 @@ def main() -> None:
     f.add_argument("--out", help="write the fitted weights and thresholds here (JSON)")
     cv = sub.add_parser("crossval")
     cv.add_argument("roots", nargs="+")
+    cv.add_argument(
+        "--sweep",
+        type=lambda text: [float(v) for v in text.split(",")],
+        default=[],
+        metavar="T1,T2,...",
+        help="also replay each album left out at these match_confidence values",
+    )
     for p in (f, cv):
         p.add_argument(
             "--without",
