@@ -314,29 +314,26 @@ def report(name: str, m: dict) -> str:
     for lo, hi, k, good in m["bins"]:
         share = f"{good / k:.1%}" if k else "-"
         lines.append(f"    confidence [{lo:.2f}, {hi:.2f}): {k:4d} answers, right {share}")
-    kinds: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for kind, was_matched in m.get("withheld", []):
-        kinds[kind][0] += 1
-        kinds[kind][1] += was_matched
-    if kinds:
-        lines.append(
-            "    withheld burst frames matched: "
-            + "; ".join(f"{k} {c[1]} of {c[0]}" for k, c in sorted(kinds.items()))
-        )
-    shown: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for kind, was_right in m.get("targets_shown", []):
-        shown[kind][0] += 1
-        shown[kind][1] += was_right
-    if shown:
-        lines.append(
-            "    targets matched right, by the photo shown: "
-            + "; ".join(f"{k} {c[1]} of {c[0]}" for k, c in sorted(shown.items()))
-        )
+    for title, pairs in (
+        ("withheld burst frames matched", m.get("withheld", [])),
+        ("targets matched right, by the photo shown", m.get("targets_shown", [])),
+    ):
+        if pairs:
+            lines.append(f"    {title}: {_tally(pairs)}")
     for w in m["wrong"]:
         lines.append(f"    wrong: {w}")
     for r in m["refused"]:
         lines.append(f"    refused: {r}")
     return "\n".join(lines)
+
+
+def _tally(pairs: list[tuple[str, bool]]) -> str:
+    """``KIND yes of all; ...`` over (kind, yes) pairs, kinds sorted."""
+    counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for kind, yes in pairs:
+        counts[kind][0] += 1
+        counts[kind][1] += yes
+    return "; ".join(f"{k} {c[1]} of {c[0]}" for k, c in sorted(counts.items()))
 
 
 def merged(ms: list[dict]) -> dict:
