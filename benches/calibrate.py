@@ -285,6 +285,8 @@ def metrics(thumbs: list[Thumb], results: list) -> dict:
         "top1": top1,
         "matched": len(matched),
         "matched_wrong": len(wrong),
+        # How many the model itself expects wrong: the sum of 1 - confidence.
+        "matched_doubt": sum(1.0 - (results[i].confidence or 0.0) for i in matched),
         "matched_right": len(matched) - len(wrong),
         "distractors_matched": sum(1 for i in matched if thumbs[i].distractor),
         "ambiguous": sum(1 for r in results if r.status == "ambiguous"),
@@ -305,7 +307,8 @@ def report(name: str, m: dict) -> str:
     prec = m["matched_right"] / m["matched"] if m["matched"] else float("nan")
     lines = [
         f"{name}: {m['thumbnails']} thumbnails; top-1 {m['top1'] / wo:.1%}, "
-        f"precision {prec:.2%} ({m['matched_wrong']} wrong of {m['matched']}), "
+        f"precision {prec:.2%} ({m['matched_wrong']} wrong of {m['matched']}; the model "
+        f"expected {m.get('matched_doubt', 0.0) / max(m['matched'], 1):.2%} wrong), "
         f"recall {m['matched_right'] / wo:.1%} "
         f"(targets {m['targets_right'] / max(m['targets'], 1):.1%}), "
         f"ambiguous {m['ambiguous'] / m['thumbnails']:.1%}, "
