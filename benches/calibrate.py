@@ -383,11 +383,9 @@ def choose_threshold(
     than ``expected_error`` of them wrong; None when none does."""
     for t in [*np.arange(0.5, 0.995, 0.01), 0.995, 0.999]:
         trial = dataclasses.replace(policy, match_confidence=round(float(t), 3))
-        answers = [replay(ts, trial) for ts in albums.values()]
-        m = merged([metrics(ts, rs) for ts, rs in zip(albums.values(), answers, strict=True)])
+        m = merged([metrics(ts, replay(ts, trial)) for ts in albums.values()])
         prec = m["matched_right"] / m["matched"] if m["matched"] else 1.0
-        sure = [r.confidence for rs in answers for r in rs if r.status == "matched"]
-        expected = float(np.mean([1 - c for c in sure])) if sure else 0.0
+        expected = m["matched_doubt"] / m["matched"] if m["matched"] else 0.0
         if prec >= precision and expected <= expected_error:
             return trial
     return None
