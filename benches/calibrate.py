@@ -509,6 +509,8 @@ def main() -> None:
             thumbs = collect(root)
             print(f"{root}: evidence of {len(thumbs)} thumbnails")
         return
+    if args.cmd in ("fit", "crossval") and len(set(args.roots)) < 2:
+        raise SystemExit(f"{args.cmd} leaves each album out in turn: give two albums or more")
     albums = {root: load(root) for root in args.roots}
     if args.cmd == "crossval":
         crossval(albums, args)
