@@ -11,9 +11,10 @@ from photomatch import hashing, overview, verify
 from photomatch.checking import Checker
 from photomatch.decision import Policy, decide
 from photomatch.demo import sample_image
-from photomatch.evidence import BY_SEARCH, BY_SECOND_LOOK, Fit
+from photomatch.evidence import BY_BURST, BY_SEARCH, BY_SECOND_LOOK, Fit
+from photomatch.index import AlbumArrays
 from photomatch.overview import Overviews
-from photomatch.results import MATCHED, UNMATCHED, Candidate
+from photomatch.results import AMBIGUOUS, MATCHED, UNMATCHED, Candidate
 
 STRANGERS = ("astronaut", "rocket", "camera", "brick")
 
@@ -262,3 +263,47 @@ def test_a_plain_picture_too_flat_to_tell_at_the_checks_size_is_told_by_its_grai
     check = Checker(checked.__getitem__, Policy(), None, {}, grain_loader=grain.__getitem__)  # type: ignore[arg-type]
     assert check.same_capture("first", "edit")
     assert not check.same_capture("first", "second")
+
+
+def test_the_frames_of_a_pan_beyond_the_burst_bits_are_checked_for_a_crop():
+    # Two frames of a pan, 12% of the width apart, 24 bits apart in hash:
+    # beyond ``burst_bits`` (20), within ``burst_reach_bits`` (32). A crop of
+    # the part both frames show fits each about as well, so both must be
+    # checked before anything is said.
+    photo = sample_image("coffee")
+    width, height = int(photo.width * 0.8), int(photo.height * 0.9)
+    step = int(photo.width * 0.12)
+    frames = {
+        name: hashing.grey_from_image(photo.crop(x, 0, width, height).thumbnail_image(500))
+        for name, x in (("frame1", 0), ("frame2", step))
+    }
+    frames["astronaut"] = hashing.grey_from_image(sample_image("astronaut").thumbnail_image(500))
+    crop = photo.crop(step + 10, 20, width - step - 20, height - 40).thumbnail_image(200)
+    grey = hashing.grey_from_image(pyvips.Image.new_from_buffer(crop.jpegsave_buffer(Q=50), ""))
+    hashes = np.zeros((3, 2), dtype=np.uint64)
+    hashes[1, 0] = (1 << 24) - 1  # frame2: 24 bits from frame1
+    hashes[2, :] = (1 << 30) - 1  # the stranger: 60 bits away
+    album = AlbumArrays(
+        "/album",
+        list(frames),
+        np.arange(3, dtype=np.int64),
+        hashes,
+        np.arange(3, dtype=np.int32),
+        np.zeros(3, dtype=np.uint8),
+    )
+
+    def evidence(policy: Policy):
+        check = Checker(frames.__getitem__, policy, album, {"frame1": 0}, lambda row, k: [])
+        ev = gather(check, grey, [Candidate("frame1", 10, "full")])
+        return ev, decide(ev, policy)
+
+    ev, found = evidence(Policy())
+    reached = next(g for g in ev.groups if g.primary.path == "frame2")
+    assert reached.found_by == BY_BURST and reached.fit.ncc > 0.95
+    assert "astronaut" not in {g.primary.path for g in ev.groups}  # beyond reach
+    assert found.status == AMBIGUOUS
+    assert {"frame1", "frame2"} <= {c.path for c in found.candidates}
+    # Within ``burst_bits`` alone, frame2 is never checked, and frame1 is taken
+    # for the crop's original with nothing to contest it.
+    ev, found = evidence(Policy(burst_reach_bits=20))
+    assert {g.primary.path for g in ev.groups} == {"frame1"}

@@ -142,6 +142,9 @@ class Checker:
                     for path in frames
                 ]
                 fits = fits + self._check(q, extra)
+            reached = self._reach_frames(q, grey, row, fits)
+            if frames or reached:
+                fits = fits + reached
                 groups = self._group(fits)
         return Evidence(set_name, query, orientation, ranked, self._contrasted(q, groups))
 
@@ -283,22 +286,7 @@ class Checker:
             known = self._siblings.get(path)
         if known is not None:
             return known
-        album = self.album
-        file = self.files.get(path)
-        out: list[str] = []
-        if file is not None:
-            start = int(np.searchsorted(album.row_file, file))  # view 0 comes first
-            k = min(self.policy.rows_per_query, album.hashes.shape[0])
-            rows, dists = hamming_topk(album.hashes[start : start + 1], album.hashes, k)
-            for r, d in zip(rows[0].tolist(), dists[0].tolist(), strict=True):
-                if d > self.policy.burst_bits:
-                    break
-                other = int(album.row_file[r])
-                if other != file and album.path(other) not in out:
-                    out.append(album.path(other))
-                    with self._lock:
-                        self.files.setdefault(album.path(other), other)
-        found = tuple(out)
+        found = tuple(self._within(path, self.policy.burst_bits, self.policy.rows_per_query))
         with self._lock:
             self._siblings[path] = found
         return found
@@ -315,6 +303,62 @@ class Checker:
             frames |= new
             frontier += sorted(new)
         return sorted(frames)[: self.policy.max_burst_frames]
+
+    def _reach_frames(
+        self, q: verify.Thumbnail, grey: np.ndarray, row: np.ndarray, fits: list[Fit]
+    ) -> list[Fit]:
+        """Fits in the files within ``burst_reach_bits`` of the frame of each
+        fit close to the best (screened on their overviews), then of each of
+        those that fits as closely, up to ``max_burst_frames`` files: the frames
+        of a pan that ``burst_bits`` does not reach."""
+        p = self.policy
+        if p.burst_reach_bits <= p.burst_bits:
+            return []
+
+        def close(found: list[Fit]) -> list[str]:
+            live = [f for f in found if plausible(Group((f,)), p)]
+            return [f.path for f in live if f.alignment.ncc >= best - p.ncc_margin]
+
+        best = max((f.alignment.ncc for f in fits if plausible(Group((f,)), p)), default=math.nan)
+        done = {f.path for f in fits}
+        frontier = close(fits)
+        reached: list[Fit] = []
+        tried = 0
+        while frontier and tried < p.max_burst_frames:
+            near = self._within(frontier.pop(0), p.burst_reach_bits, 4 * p.rows_per_query)
+            near = [x for x in near if x not in done]
+            near = near[: p.max_burst_frames - tried]
+            done |= set(near)
+            tried += len(near)
+            cands = [(-1, Candidate(x, self._distance(row, x), "full")) for x in near]
+            worth = self._worth_a_look(grey, cands, p.search_overview)
+            found = self._check(q, [(c, -1, BY_BURST) for _, c in worth])
+            reached += found
+            frontier += close(found)
+        return reached
+
+    def _within(self, path: str, bits: int, rows: int) -> list[str]:
+        """Other album files with a view within ``bits`` of ``path``'s full
+        frame, nearest first, among its ``rows`` nearest view rows."""
+        album = self.album
+        with self._lock:
+            file = self.files.get(path)
+        if file is None:
+            return []
+        start = int(np.searchsorted(album.row_file, file))  # view 0 comes first
+        k = min(rows, album.hashes.shape[0])
+        found, dists = hamming_topk(album.hashes[start : start + 1], album.hashes, k)
+        out: list[str] = []
+        for r, d in zip(found[0].tolist(), dists[0].tolist(), strict=True):
+            if d > bits:
+                break
+            other = int(album.row_file[r])
+            name = album.path(other)
+            if other != file and name not in out:
+                out.append(name)
+                with self._lock:
+                    self.files.setdefault(name, other)
+        return out
 
     def _distance(self, row: np.ndarray, path: str) -> int:
         """The thumbnail's hash distance to ``path``'s closest view."""

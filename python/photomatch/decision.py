@@ -152,6 +152,16 @@ class Policy:
     burst_bits: int = 20
     #: Frames of one burst gathered at most for a crop that fits them alike.
     max_burst_frames: int = 16
+    #: For a best fit that is not on a framing of the whole picture, the files
+    #: within ``burst_reach_bits`` of a close fit's frame are checked too (those
+    #: whose overview the thumbnail fits at ``search_overview`` or better), and
+    #: so on from each of them that fits as closely: the frames of a pan lie
+    #: farther apart in hash than ``burst_bits`` (on training albums 268-270,
+    #: 90-97% of the pairs of adjacent frames of pans lay within 20 bits, all
+    #: within 32; ``benches/burst_reach.py``), and a crop of one frame fits its
+    #: neighbours about as well. These are frames to check, not siblings
+    #: counted: the count the model weighs stays at ``burst_bits``.
+    burst_reach_bits: int = 32
     #: Exposure (``verify.Alignment``: grey levels of window mean minus
     #: thumbnail mean) agrees within max(levels, ratio x brightness): the
     #: thumbnail's own resize and JPEG move its mean by up to about a grey
