@@ -324,11 +324,13 @@ def _preview_summary(b: dict) -> list[str]:
 
 def _indexing(b: dict, add) -> None:
     _indexing_group(b, add, "index 40 x 12-MP", "Indexing 40 camera JPEGs (12 MP) into a new index")
+    links = [v["extra_info"]["images"] for k, v in b.items() if k[0] == "index 400 x 12-MP"]
+    files = links[0] if links else 400  # PHOTOMATCH_BENCH_COPIES sets how many
     _indexing_group(
         b,
         add,
         "index 400 x 12-MP",
-        "Indexing 400 camera JPEGs (the 40, hard-linked ×10) from previews",
+        f"Indexing {files} camera JPEGs (the 40, hard-linked ×{files // 40}) from previews",
     )
     inter = b.get(("index previews interleaved", "interleaved"))
     if inter:

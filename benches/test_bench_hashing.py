@@ -217,13 +217,15 @@ BUILDS = {
     "previews-native": (True, True, "index-previews-native-jobs"),
     "previews-python": (True, False, "index-previews-jobs"),
 }
-#: Folders of hard links to the 40 files in the 400-file album.
-COPIES = 10
+#: Folders of hard links to the 40 files in the 400-file album
+#: (``PHOTOMATCH_BENCH_COPIES`` sets another number: 100 makes it 4,000 files,
+#: where a build's fixed costs weigh less; the groups keep their names).
+COPIES = int(os.environ.get("PHOTOMATCH_BENCH_COPIES", "10"))
 
 
 @pytest.fixture(scope="session")
 def album_400_links(photos: list[str], tmp_path_factory: pytest.TempPathFactory) -> str:
-    """The 40 JPEGs hard-linked into ``COPIES`` folders: 400 files."""
+    """The 40 JPEGs hard-linked into ``COPIES`` folders: 400 files by default."""
     root = str(tmp_path_factory.mktemp("album400links"))
     for i in range(COPIES):
         _photos.copy_album(photos, os.path.join(root, f"copy{i}"))
