@@ -416,3 +416,21 @@ def test_of_two_orientations_the_more_confident_answer_is_given():
     assert choose_orientation([nothing, shifted]).candidates[0].path == "/a/y.jpg"
     # A tie goes to the upright answer.
     assert choose_orientation([upright, upright]) is upright
+
+
+def test_an_answer_ambiguous_among_many_frames_names_every_one_of_them():
+    # A crop that fits all seven frames of a pan alike: each is listed, past
+    # ``max_candidates``, so that its own frame is among them whatever its rank.
+    frames = [
+        group(f"/a/f{i}.jpg", fit(ncc=0.985 - 0.002 * i, scale=0.85, offset=6.0), siblings=6)
+        for i in range(7)
+    ]
+    strangers = [group(f"/a/s{i}.jpg", fit(ncc=0.5, scale=0.85), distance=30) for i in range(5)]
+    r = decide(evidence(*frames, *strangers), P)
+    assert r.status != MATCHED
+    listed = [c.path for c in r.candidates]
+    assert len(listed) == 7 > P.max_candidates
+    assert set(listed) == {f"/a/f{i}.jpg" for i in range(7)}
+    # Two frames alike and strangers: the list stays at ``max_candidates``.
+    r = decide(evidence(*frames[:2], *strangers), P)
+    assert len(r.candidates) == P.max_candidates

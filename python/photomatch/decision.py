@@ -240,7 +240,11 @@ class Policy:
     #: Another group is a rival of the most probable one (frames that fit
     #: alike, for the reason given) from this confidence up.
     rival_confidence: float = 0.05
-    #: Candidates kept per thumbnail in the results.
+    #: Candidates kept per thumbnail in the results; past that, only the
+    #: plausible groups that fit about as well as the best (within
+    #: ``ncc_margin``, or rivals: ``rival_confidence``), up to
+    #: ``max_burst_frames``: a crop that fits every frame of a pan alike is
+    #: ambiguous among all of them, and its answer names them all.
     max_candidates: int = 5
     #: Glob on album paths picking a variant group's primary (e.g. ``*/edited/*``).
     prefer: str | None = None
@@ -465,7 +469,14 @@ def decide(ev: Evidence, p: Policy, exposure_offset: float | None = None) -> Que
     checked = {m.path for g in groups for m in g.members}
     rest = tuple(Candidate(path, d, view) for path, d, view in ev.ranked if path not in checked)
     listed = tuple(_as_candidate(g) for _, g in live) + tuple(_as_candidate(g) for g in dead)
-    shown = (listed + rest)[: p.max_candidates]
+    best = max((g.fit.ncc for _, g in live), default=math.inf)
+    alike = [
+        i
+        for i, (c, g) in enumerate(live)
+        if c >= p.rival_confidence or g.fit.ncc >= best - p.ncc_margin
+    ]
+    keep = set(range(p.max_candidates)) | set(alike[: p.max_burst_frames])
+    shown = tuple(c for i, c in enumerate(listed + rest) if i in keep)
 
     def answer(status: str, reason: Reason, conf: float | None) -> QueryResult:
         first = shown[0] if shown else None
