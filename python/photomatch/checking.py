@@ -80,7 +80,9 @@ class Checker:
         self._lock = threading.Lock()
         self._decoded: OrderedDict[str, np.ndarray | None] = OrderedDict()
         self._decoded_bytes = 0
-        self._siblings: dict[str, tuple[str, ...]] = {}
+        #: ``_within`` answers by (path, bits, rows): a burst's frames come up
+        #: for many thumbnails.
+        self._near: dict[tuple[str, int, int], tuple[str, ...]] = {}
         #: ``verify.same_photo`` verdicts by pair of paths: the same few
         #: candidates (a burst's frames, a photo and its copies) come up for
         #: many thumbnails.
@@ -282,14 +284,7 @@ class Checker:
 
     def _burst_siblings(self, path: str) -> tuple[str, ...]:
         """Other album files whose full frame is within ``burst_bits`` of ``path``'s."""
-        with self._lock:
-            known = self._siblings.get(path)
-        if known is not None:
-            return known
-        found = tuple(self._within(path, self.policy.burst_bits, self.policy.rows_per_query))
-        with self._lock:
-            self._siblings[path] = found
-        return found
+        return self._within(path, self.policy.burst_bits, self.policy.rows_per_query)
 
     def _burst_frames(self, paths: list[str], fits: list[Fit]) -> list[str]:
         """Frames of the bursts of ``paths`` not checked yet. Siblings of
@@ -325,9 +320,8 @@ class Checker:
         reached: list[Fit] = []
         tried = 0
         while frontier and tried < p.max_burst_frames:
-            near = self._within(frontier.pop(0), p.burst_reach_bits, 4 * p.rows_per_query)
-            near = [x for x in near if x not in done]
-            near = near[: p.max_burst_frames - tried]
+            within = self._within(frontier.pop(0), p.burst_reach_bits, 4 * p.rows_per_query)
+            near = [x for x in within if x not in done][: p.max_burst_frames - tried]
             done |= set(near)
             tried += len(near)
             cands = [(-1, Candidate(x, self._distance(row, x), "full")) for x in near]
@@ -337,19 +331,23 @@ class Checker:
             frontier += close(found)
         return reached
 
-    def _within(self, path: str, bits: int, rows: int) -> list[str]:
+    def _within(self, path: str, bits: int, rows: int) -> tuple[str, ...]:
         """Other album files with a view within ``bits`` of ``path``'s full
         frame, nearest first, among its ``rows`` nearest view rows."""
-        album = self.album
+        key = (path, bits, rows)
         with self._lock:
+            known = self._near.get(key)
             file = self.files.get(path)
+        if known is not None:
+            return known
         if file is None:
-            return []
+            return ()
+        album = self.album
         start = int(np.searchsorted(album.row_file, file))  # view 0 comes first
         k = min(rows, album.hashes.shape[0])
-        found, dists = hamming_topk(album.hashes[start : start + 1], album.hashes, k)
+        nearest, dists = hamming_topk(album.hashes[start : start + 1], album.hashes, k)
         out: list[str] = []
-        for r, d in zip(found[0].tolist(), dists[0].tolist(), strict=True):
+        for r, d in zip(nearest[0].tolist(), dists[0].tolist(), strict=True):
             if d > bits:
                 break
             other = int(album.row_file[r])
@@ -358,7 +356,10 @@ class Checker:
                 out.append(name)
                 with self._lock:
                     self.files.setdefault(name, other)
-        return out
+        found = tuple(out)
+        with self._lock:
+            self._near[key] = found
+        return found
 
     def _distance(self, row: np.ndarray, path: str) -> int:
         """The thumbnail's hash distance to ``path``'s closest view."""
