@@ -652,8 +652,10 @@ def _round_box(
     """``box`` in whole pixels of a ``width`` x ``height`` picture, rounded as
     ``rounding`` says (``CROP_ROUNDINGS``), kept inside the picture."""
     left, top, w, h = box
-    if rounding == "float":
-        return box
+    if rounding == "float":  # kept to the sub-pixel, inside the picture (a box
+        # computed a hair outside, at -1e-13, is one Pillow refuses)
+        w, h = min(w, width), min(h, height)
+        return min(max(0.0, left), width - w), min(max(0.0, top), height - h), w, h
     if rounding == "int":  # int() of the corners, as a PIL crop box is often made
         right, bottom = int(left + w), int(top + h)
         left, top = int(left), int(top)
