@@ -201,7 +201,7 @@ def design(thumbs: list[Thumb], policy: decision.Policy) -> list[tuple[np.ndarra
     for t in thumbs:
         for ev in t.evidence:
             groups = [g for g in ev.groups if decision.plausible(g, policy)]
-            x = np.array(decision.feature_rows(groups, policy, offset))
+            x = np.array(decision.feature_rows(groups, policy, offset, ev.quality))
             y = np.array([right(g, t.expected) for g in groups], dtype=bool)
             sets.append((x.reshape(len(groups), len(decision.FEATURES)), y))
     return sets

@@ -76,9 +76,11 @@ def fit_row(group: Group | None, share: float | None) -> str:
     )
 
 
-def shares(groups: list[Group], p: decision.Policy, offset: float | None) -> dict[int, float]:
+def shares(
+    groups: list[Group], p: decision.Policy, offset: float | None, quality: int | None
+) -> dict[int, float]:
     live = [g for g in groups if decision.plausible(g, p)]
-    values = decision.confidences(decision.feature_rows(live, p, offset), p)
+    values = decision.confidences(decision.feature_rows(live, p, offset, quality), p)
     return {id(g): v for g, v in zip(live, values, strict=True)}
 
 
@@ -107,7 +109,7 @@ def study(root: str, p: decision.Policy) -> Counter[str]:
         t, entry = withheld[path], entries[path]
         frame = os.path.join(real, entry["withheld_frame"])
         ev = options[0]
-        got = shares(list(ev.groups), p, offset)
+        got = shares(list(ev.groups), p, offset, ev.quality)
         mine = next(
             (g for g in ev.groups if any(os.path.realpath(m.path) == frame for m in g.members)),
             None,

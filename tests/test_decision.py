@@ -17,6 +17,7 @@ from photomatch.decision import (
     confidences,
     decide,
     features,
+    low_quality,
     one_to_one,
     window_spread,
 )
@@ -434,3 +435,39 @@ def test_an_answer_ambiguous_among_many_frames_names_every_one_of_them():
     # Two frames alike and strangers: the list stays at ``max_candidates``.
     r = decide(evidence(*frames[:2], *strangers), P)
     assert len(r.candidates) == P.max_candidates
+
+
+def test_low_quality_runs_from_a_clean_thumbnail_to_a_coarse_one():
+    assert low_quality(None) == 0.0
+    assert low_quality(95) == 0.0
+    assert low_quality(80) == 0.0
+    assert low_quality(50) == pytest.approx(0.5)
+    assert low_quality(20) == 1.0
+    assert low_quality(5) == 1.0
+
+
+def test_the_model_weighs_the_detail_a_coarse_thumbnail_leaves_unmatched():
+    g = group("/album/a.jpg", fit(detail=0.8))
+    i = {name: FEATURES.index(name) for name in FEATURES}
+    clean = features(g, P, quality=90)
+    coarse = features(g, P, quality=35)
+    assert clean[i["low_quality"]] == 0.0 and clean[i["low_quality_detail"]] == 0.0
+    assert coarse[i["low_quality"]] == pytest.approx(0.75)
+    assert coarse[i["low_quality_detail"]] == pytest.approx(0.75 * 0.2)
+    # Nothing else about the fit depends on the thumbnail's quality.
+    others = [k for name, k in i.items() if not name.startswith("low_quality")]
+    assert (clean[others] == coarse[others]).all()
+
+
+def test_the_decision_reads_the_thumbnails_quality_from_its_evidence():
+    """The same fits, saved coarsely: with a weight on the detail a coarse
+    thumbnail leaves unmatched, the answer's confidence follows the quality
+    recorded in the evidence."""
+    ev = evidence(group("/album/a.jpg", fit(detail=0.8)))
+    k = FEATURES.index("low_quality_detail")
+    weighed = replace(P, weights=tuple(4.0 if j == k else w for j, w in enumerate(P.weights)))
+    clean = decide(replace(ev, quality=90), weighed)
+    coarse = decide(replace(ev, quality=30), weighed)
+    unknown = decide(ev, weighed)
+    assert coarse.confidence > clean.confidence
+    assert unknown.confidence == clean.confidence

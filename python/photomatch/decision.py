@@ -55,6 +55,9 @@ FEATURES = (
     "rivalled",
     "rival_spread",
     "exposure_shape",
+    "low_quality",
+    "low_quality_detail",
+    "low_quality_local",
 )
 
 
@@ -219,6 +222,9 @@ class Policy:
         -2.275,  # rivalled
         0.22,  # rival_spread
         1.649,  # exposure_shape
+        0.0,  # low_quality
+        0.0,  # low_quality_detail
+        0.0,  # low_quality_local
     )
     #: ``matched`` from this confidence up: the threshold at which the most
     #: training albums, each replayed with the weights fitted without it, had
@@ -310,7 +316,11 @@ def pure_gain(fit: verify.Alignment, p: Policy) -> bool:
 
 
 def features(
-    group: Group, p: Policy, exposure_offset: float | None = None, rival: Group | None = None
+    group: Group,
+    p: Policy,
+    exposure_offset: float | None = None,
+    rival: Group | None = None,
+    quality: int | None = None,
 ) -> np.ndarray:
     """The ``FEATURES`` of one candidate group: how well it fits (``ncc``, as
     -log(1 - ncc); fine ``detail``, overall and in its worst tile,
@@ -334,8 +344,14 @@ def features(
     ``window_spread``, up to 4): frames of a still burst (a tripod) lie at one
     spot, where a frame missing from the album would fit them as well as its
     own frame would; a moving burst puts each frame at its own spot, and a
-    missing frame then shows as a shift. How the groups compare as a whole is
-    the model's own business (``confidences``)."""
+    missing frame then shows as a shift. Last, how hard the thumbnail was
+    compressed (``low_quality``, see ``low_quality``) and the detail it left
+    unmatched, overall and in the worst tile, scaled by it
+    (``low_quality_detail`` and ``low_quality_local``): at JPEG quality 30 the
+    true original fits with less fine detail than a clean thumbnail's would,
+    while another frame of a burst misses detail whatever the quality. How
+    the groups compare as a whole is the model's own business
+    (``confidences``)."""
     fit = group.fit
     ncc = min(max(fit.ncc, 0.0), 0.9999)
     framed = on_frame(fit, p)
@@ -360,6 +376,7 @@ def features(
     rivalled = math.isfinite(group.unexplained)
     explained = min(max(-math.log(max(group.unexplained, 1e-4)), -1.0), 4.0) if rivalled else 0.0
     spread = min(window_spread(fit, rival.fit), 4.0) if rivalled and rival is not None else 0.0
+    low = low_quality(quality)
     return np.array(
         [
             1.0,
@@ -384,6 +401,9 @@ def features(
             float(rivalled),
             spread,
             exposure_shape,
+            low,
+            low * (1.0 - detail),
+            low * (1.0 - local),
         ]
     )
 
@@ -404,11 +424,32 @@ def window_spread(a: verify.Alignment, b: verify.Alignment) -> float:
 
 
 def feature_rows(
-    groups: Sequence[Group], p: Policy, exposure_offset: float | None = None
+    groups: Sequence[Group],
+    p: Policy,
+    exposure_offset: float | None = None,
+    quality: int | None = None,
 ) -> list[np.ndarray]:
-    """The ``features`` of each of one thumbnail's plausible ``groups``, each
-    against its closest rival among them."""
-    return [features(g, p, exposure_offset, closest_rival(g, groups)) for g in groups]
+    """The ``features`` of each of one thumbnail's plausible ``groups`` (the
+    thumbnail saved at JPEG ``quality``), each against its closest rival among
+    them."""
+    return [features(g, p, exposure_offset, closest_rival(g, groups), quality) for g in groups]
+
+
+#: JPEG quality from which a thumbnail keeps its fine detail at the size the
+#: check compares (``low_quality`` 0), and the span below it over which
+#: ``low_quality`` rises to 1 (quality 20, about the coarsest a web service
+#: serves).
+_CLEAN_QUALITY = 80
+_QUALITY_SPAN = 60
+
+
+def low_quality(quality: int | None) -> float:
+    """How hard a thumbnail was compressed, from 0 (JPEG quality
+    ``_CLEAN_QUALITY`` or more, or not a JPEG: nothing to tell) to 1
+    (``_CLEAN_QUALITY - _QUALITY_SPAN`` or less)."""
+    if quality is None:
+        return 0.0
+    return min(max((_CLEAN_QUALITY - quality) / _QUALITY_SPAN, 0.0), 1.0)
 
 
 #: Separations (``Group.separation``) counted at most in ``contrast``, and the
@@ -460,7 +501,7 @@ def decide(ev: Evidence, p: Policy, exposure_offset: float | None = None) -> Que
     note = "" if ev.orientation == "upright" else f"thumbnail {ev.orientation}"
     groups = [_ordered(g, p.prefer) for g in ev.groups]
     plausible_groups = [g for g in groups if plausible(g, p)]
-    shares = confidences(feature_rows(plausible_groups, p, exposure_offset), p)
+    shares = confidences(feature_rows(plausible_groups, p, exposure_offset, ev.quality), p)
     live = sorted(
         zip(shares, plausible_groups, strict=True),
         key=lambda s: (-s[0], -s[1].fit.ncc, s[1].distance),

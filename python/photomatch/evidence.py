@@ -109,7 +109,8 @@ class Evidence:
 
     ``ranked`` is the hash ranking (path, distance, view) of the files within
     ``Policy.hash_max``, nearest first, checked on pixels or not; ``groups``
-    the checked files, grouped by capture.
+    the checked files, grouped by capture; ``quality`` the JPEG quality the
+    thumbnail was saved at (``jpeg_quality``; None for another format).
     """
 
     set: str
@@ -117,3 +118,4 @@ class Evidence:
     orientation: str
     ranked: tuple[tuple[str, int, str], ...]
     groups: tuple[Group, ...]
+    quality: int | None = None

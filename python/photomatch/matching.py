@@ -46,6 +46,7 @@ from .decision import (
 from .errors import DecodeError, UsageError
 from .evidence import Evidence
 from .index import AlbumArrays, scan_album
+from .jpeg_quality import jpeg_quality
 from .progress import threaded_map
 from .results import MATCHED, Candidate, QueryResult, SetInfo, Skipped
 
@@ -69,13 +70,15 @@ ORIENTATIONS: tuple[tuple[str, Callable[[np.ndarray], np.ndarray]], ...] = (
 class QueryImage:
     """A hashed thumbnail: its set, path, uint64 ``(1, WORDS)`` hash row, its grey
     pixels (uint8, frame trimmed, at most ``hashing.DECODE_SIZE`` on the long side)
-    and the SHA-256 of its file's bytes (what a person's decision is bound to)."""
+    the SHA-256 of its file's bytes (what a person's decision is bound to) and
+    the JPEG quality it was saved at (None for another format)."""
 
     set: str
     path: str
     row: np.ndarray
     grey: np.ndarray
     sha256: str = ""
+    quality: int | None = None
 
 
 def name_sets(folders: Sequence[str]) -> tuple[SetInfo, ...]:
@@ -119,7 +122,7 @@ def query_image(set_name: str, path: str) -> QueryImage:
     if min(grey.shape) < 8:
         raise DecodeError(path, f"image too small to match ({grey.shape[1]}x{grey.shape[0]} px)")
     row = hashing.hash_grey(grey, album=False).rows[:1]
-    return QueryImage(set_name, path, row, grey, _file_sha256(path))
+    return QueryImage(set_name, path, row, grey, _file_sha256(path), jpeg_quality(path))
 
 
 def hash_queries(
@@ -239,7 +242,8 @@ def gather_evidence(
         for orientation, cands in options:
             grey = turns[orientation](q.grey)
             row = q.row if orientation == ORIENTATIONS[0][0] else _row(grey)
-            out.append(checker.evidence(q.set, q.path, grey, row, orientation, cands))
+            ev = checker.evidence(q.set, q.path, grey, row, orientation, cands)
+            out.append(replace(ev, quality=q.quality))
             if decide(out[-1], policy).status == MATCHED:
                 break
         return out
