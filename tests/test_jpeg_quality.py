@@ -39,3 +39,13 @@ def test_a_file_that_is_not_a_jpeg_has_no_quality(photo, tmp_path):
     assert jpeg_quality(png) is None
     assert jpeg_quality(str(text)) is None
     assert jpeg_quality(str(tmp_path / "missing.jpg")) is None
+
+
+def test_a_multi_picture_jpeg_has_the_quality_of_its_first_picture(photo, tmp_path):
+    png = tmp_path / "t.png"
+    photo.write_to_file(str(png))
+    first = Image.open(png).convert("RGB")
+    path = str(tmp_path / "t.jpg")
+    first.save(path, format="MPO", save_all=True, append_images=[first], quality=40)
+    assert Image.open(path).format == "MPO"
+    assert jpeg_quality(path) == 40

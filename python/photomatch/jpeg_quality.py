@@ -50,7 +50,9 @@ def jpeg_quality(path: str) -> int | None:
     try:
         with Image.open(path) as im:
             tables = getattr(im, "quantization", None)
-            if im.format != "JPEG" or not tables or 0 not in tables:
+            # A multi-picture JPEG (a camera's MPO, its first picture the
+            # photo) is a JPEG too.
+            if im.format not in ("JPEG", "MPO") or not tables or 0 not in tables:
                 return None
             table = np.asarray(tables[0], dtype=np.float64)
     except (OSError, ValueError, SyntaxError):
