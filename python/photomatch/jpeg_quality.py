@@ -12,7 +12,9 @@ table scaled as libjpeg, Pillow and libvips scale it for a quality setting.
 from __future__ import annotations
 
 import numpy as np
-from PIL import Image
+from PIL import JpegImagePlugin
+
+from .preview import quiet_exif
 
 #: The IJG reference luminance table (ITU-T T.81, Annex K) in natural (row)
 #: order, the order Pillow reports tables in.
@@ -46,13 +48,17 @@ def table_quality(table: np.ndarray) -> int:
 
 def jpeg_quality(path: str) -> int | None:
     """The quality a JPEG file's luminance table was scaled to; None for any
-    other format or a header Pillow can't read."""
+    other format or a header Pillow can't read.
+
+    Pillow's JPEG reader alone, as for embedded previews (``preview``): no
+    other format's parser sees the file, no pixel is decoded, and neither
+    ``Image.open``'s size check (the host program's ``MAX_IMAGE_PIXELS``) nor
+    a damaged EXIF block warns. A multi-picture JPEG (a camera's MPO) reads
+    as its first picture."""
     try:
-        with Image.open(path) as im:
-            tables = getattr(im, "quantization", None)
-            # A multi-picture JPEG (a camera's MPO, its first picture the
-            # photo) is a JPEG too.
-            if im.format not in ("JPEG", "MPO") or not tables or 0 not in tables:
+        with open(path, "rb") as fh, quiet_exif(), JpegImagePlugin.JpegImageFile(fh) as im:
+            tables = im.quantization
+            if not tables or 0 not in tables:
                 return None
             table = np.asarray(tables[0], dtype=np.float64)
     except (OSError, ValueError, SyntaxError):

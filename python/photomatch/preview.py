@@ -92,7 +92,7 @@ _QUIET_LOCK = threading.Lock()
 
 
 @contextmanager
-def _quiet_exif() -> Iterator[None]:
+def quiet_exif() -> Iterator[None]:
     """Silence Pillow's warnings about damaged EXIF inside this block only.
 
     A big album always has such a file: its preview is declined (or the file
@@ -214,7 +214,7 @@ def _read_preview(fh: io.BufferedReader, max_pixels: int, box: int) -> np.ndarra
     # check reads the host program's ``Image.MAX_IMAGE_PIXELS`` and warns; this
     # reads a header only (no pixel is decoded) and applies photomatch's limits.
     # Opening parses the EXIF too (Pillow reads the DPI from it).
-    with _quiet_exif(), JpegImagePlugin.JpegImageFile(fh) as photo:
+    with quiet_exif(), JpegImagePlugin.JpegImageFile(fh) as photo:
         width, height = photo.size
         if width * height > max_pixels or width < 1 or height < 1:
             return None
@@ -229,7 +229,7 @@ def _read_preview(fh: io.BufferedReader, max_pixels: int, box: int) -> np.ndarra
     data = raw[start : start + length]
     if length <= 0 or len(data) != length or not data.startswith(b"\xff\xd8"):
         return None
-    with _quiet_exif():
+    with quiet_exif():
         opened = JpegImagePlugin.JpegImageFile(io.BytesIO(data))
     with opened as preview:
         if preview.width * preview.height > MAX_PREVIEW_PIXELS:
